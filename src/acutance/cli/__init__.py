@@ -1,0 +1,1 @@
+"""Command-line interface: ``acutance COMMAND ...``; one module per command."""

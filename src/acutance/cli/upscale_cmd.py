@@ -1,0 +1,153 @@
+"""``acutance upscale``: run a registered model on an image file or a folder of images."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from acutance.errors import AcutanceError, ImageWriteError, OptionError
+
+FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif", "tiff": ".tif", "bmp": ".bmp"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "upscale",
+        help="upscale (or enhance) an image or a folder of images",
+        description=(
+            "Run a registered model on IN (a file or a folder). Outputs keep the input's format, bit depth, "
+            "alpha, ICC profile and EXIF unless told otherwise. Existing files are never replaced without "
+            "--overwrite; every image is written to a temporary file first and renamed when complete."
+        ),
+    )
+    parser.add_argument("input", metavar="IN", type=Path, help="image file or folder")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=str,  # a str, so that a trailing '/' (write into this folder) survives; run() makes it a Path
+        help="output file or folder (default: IN's name + _MODEL_xS next to it; a folder keeps the tree)",
+    )
+    parser.add_argument("-m", "--model", default="bicubic", help="model name, see 'acutance list' (default: bicubic)")
+    parser.add_argument("-s", "--scale", type=float, help="scale factor (default: the model's own)")
+    parser.add_argument("--format", choices=sorted(FORMATS), help="output format (default: the input's)")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="output bits per channel (default: the input's)")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default: 95)")
+    parser.add_argument("--tile", type=int, help="tile size in input pixels; 0 = off (default: the model's advice)")
+    parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of a folder IN")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.set_defaults(func=run)
+
+
+def _suffix(args: argparse.Namespace, source: Path) -> str:
+    return FORMATS[args.format] if args.format else source.suffix
+
+
+def _tag(model: str, scale: float) -> str:
+    return f"{model}_x{scale:g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from acutance.models.registry import load_model
+
+    if not 1 <= args.quality <= 100:
+        raise OptionError(f"--quality must be in 1..100, got {args.quality}")
+    if args.tile is not None and args.tile < 0:
+        raise OptionError(f"--tile must be >= 0, got {args.tile}")
+    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
+        raise OptionError(f"--scale must be a positive number, got {args.scale:g}")
+    if isinstance(args.output, str):
+        args.output_is_folder = args.output.endswith(("/", "\\"))
+        args.output = Path(args.output)
+    source: Path = args.input
+    if not source.exists():
+        raise AcutanceError(f"{source}: no such file or folder")
+    from acutance.pipeline.enhance import resolve_scale
+
+    model = load_model(args.model)
+    scale = resolve_scale(model, args.scale)
+    if source.is_dir():
+        return _run_folder(args, model, scale)
+    return _run_file(args, model, scale)
+
+
+def _file_output(args: argparse.Namespace, source: Path, scale: float) -> Path:
+    name = f"{source.stem}_{_tag(args.model, scale)}{_suffix(args, source)}"
+    if args.output is None:
+        return source.with_name(name)
+    if args.output.is_dir() or getattr(args, "output_is_folder", False):
+        return args.output / name
+    return args.output
+
+
+def _process(source: Path, target: Path, args: argparse.Namespace, model, scale: float, progress: bool) -> None:
+    from acutance.io import read_image, write_image
+    from acutance.pipeline import enhance_image
+
+    image = read_image(source)
+    on_tile = None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="tile", desc=source.name, leave=False, disable=None, file=sys.stderr)
+
+        def on_tile(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    try:
+        result = enhance_image(image, model, scale, tile=args.tile, on_tile=on_tile)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_image(target, result, overwrite=args.overwrite, bit_depth=args.bit_depth, quality=args.quality)
+
+
+def _run_file(args: argparse.Namespace, model, scale: float) -> int:
+    from acutance.io import check_writable_output, is_image_path
+
+    source: Path = args.input
+    if not is_image_path(source):
+        raise AcutanceError(f"{source}: not an image file (supported: png, jpg, webp, tif, bmp)")
+    target = check_writable_output(_file_output(args, source, scale), overwrite=args.overwrite)
+    if not is_image_path(target):
+        raise ImageWriteError(f"cannot write {target}: unknown image extension {target.suffix!r}")
+    _process(source, target, args, model, scale, progress=True)
+    print(target)
+    return 0
+
+
+def _run_folder(args: argparse.Namespace, model, scale: float) -> int:
+    from tqdm import tqdm
+
+    from acutance.io import check_writable_output, list_images
+
+    source: Path = args.input
+    named = source if source.name not in ("", "..") else source.resolve()  # '.' has no name to extend
+    root = args.output or named.with_name(f"{named.name}_{_tag(args.model, scale)}")
+    if root.exists() and not root.is_dir():
+        raise ImageWriteError(f"cannot write into {root}: it is a file, not a folder")
+    images, skipped = list_images(source, recursive=args.recursive)
+    for path in skipped:
+        print(f"acutance: warning: skipping {path}: not an image", file=sys.stderr)
+    if not images:
+        raise AcutanceError(f"{source}: no images found" + ("" if args.recursive else " (try --recursive)"))
+    failures = 0
+    for path in tqdm(images, unit="image", desc=args.model, disable=None, file=sys.stderr):
+        relative = path.relative_to(source)
+        target = (root / relative).with_suffix(_suffix(args, path))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            check_writable_output(target, overwrite=args.overwrite)
+            _process(path, target, args, model, scale, progress=False)
+        except AcutanceError as error:
+            failures += 1
+            print(f"acutance: error: {error}", file=sys.stderr)
+        except OSError as error:
+            failures += 1
+            print(f"acutance: error: {target}: {error.strerror or error}", file=sys.stderr)
+    done = len(images) - failures
+    print(f"{done} of {len(images)} images written to {root}" + (f"; {failures} failed" if failures else ""))
+    return 1 if failures else 0

@@ -1,0 +1,1 @@
+"""Named enhancers: descriptors, the registry, and the models that need no training."""

@@ -1,0 +1,30 @@
+"""Interpolators as enhancers: MATLAB-exact bicubic, Lanczos-3 and nearest neighbour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from acutance.contract import check_rgb
+from acutance.errors import ModelError
+from acutance.models.descriptor import ModelInfo
+from acutance.resize import imresize
+
+_METHOD = {"bicubic": "bicubic", "lanczos": "lanczos3", "nearest": "nearest"}
+
+
+@dataclass(frozen=True)
+class Interpolator:
+    info: ModelInfo
+    method: str
+
+    def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
+        check_rgb(rgb)
+        return imresize(rgb, scale, method=self.method)
+
+
+def load(info: ModelInfo) -> Interpolator:
+    if info.name not in _METHOD:
+        raise ModelError(f"{info.name!r} is not an interpolator")
+    return Interpolator(info=info, method=_METHOD[info.name])

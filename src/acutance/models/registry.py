@@ -1,0 +1,72 @@
+"""The registry: every named model, written out in one table.
+
+Looking a model up imports nothing; ``load_model`` imports only the module named in its ``loader``.
+A new model is one more ``ModelInfo`` line here (and a row in the benchmarks).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from acutance.errors import ModelError
+from acutance.models.descriptor import Enhancer, ModelInfo
+
+_INTERP = "acutance.models.interpolation:load"
+
+_MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo(
+        name="bicubic",
+        task="upscale",
+        scales=None,
+        summary="MATLAB-exact bicubic (a = -0.5, antialiased when shrinking): the field's baseline",
+        licence="Apache-2.0",
+        loader=_INTERP,
+        context=4,
+    ),
+    ModelInfo(
+        name="lanczos",
+        task="upscale",
+        scales=None,
+        summary="MATLAB-exact Lanczos-3: sharper than bicubic, with a little more ringing",
+        licence="Apache-2.0",
+        loader=_INTERP,
+        context=6,
+    ),
+    ModelInfo(
+        name="nearest",
+        task="upscale",
+        scales=None,
+        summary="Nearest neighbour: blocky, keeps pixel art crisp",
+        licence="Apache-2.0",
+        loader=_INTERP,
+        context=2,
+    ),
+)
+
+REGISTRY: dict[str, ModelInfo] = {info.name: info for info in _MODELS}
+
+
+def list_models(task: str | None = None) -> list[ModelInfo]:
+    """Descriptors of all registered models (optionally of one task), in registry order."""
+    return [info for info in _MODELS if task is None or info.task == task]
+
+
+def model_info(name: str) -> ModelInfo:
+    """The descriptor of a registered model; ``ModelError`` naming the known ones otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(REGISTRY)
+        raise ModelError(f"unknown model {name!r}; known models: {known} (see 'acutance list')") from None
+
+
+def load_model(name: str) -> Enhancer:
+    """Load a registered model by name, importing only the module it needs."""
+    info = model_info(name)
+    module_name, _, function = info.loader.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        extras = ", ".join(info.requires) or "its dependencies"
+        raise ModelError(f"model {name!r} needs {extras}: {error}") from error
+    return getattr(module, function)(info)

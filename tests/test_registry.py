@@ -1,0 +1,66 @@
+"""The registry: lookups, lazy imports, descriptors, and every registered model on a small image."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import smooth_test_image
+
+import acutance
+from acutance.errors import ModelError, OptionError
+from acutance.io import Image, ImageMeta
+from acutance.models.descriptor import TASKS
+from acutance.pipeline import enhance, enhance_image
+
+
+@pytest.mark.parametrize("info", acutance.list_models(), ids=lambda i: i.name)
+def test_every_registered_model_runs(info):
+    model = acutance.load_model(info.name)
+    assert model.info is info and info.task in TASKS and info.summary and info.licence
+    image = smooth_test_image(24, 32)
+    scale = (info.scales or (2,))[0] if info.task == "upscale" else 1
+    out = enhance(image, model, scale)
+    assert out.dtype == np.float32 and out.shape == (24 * scale, 32 * scale, 3)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ModelError, match="known models: .*bicubic"):
+        acutance.load_model("esrgan-9000")
+
+
+def test_import_is_lazy():
+    # Importing the package (and listing models) must not import the resize code, torch or the CLI.
+    code = (
+        "import sys, acutance; acutance.list_models();"
+        "print(','.join(m for m in ('acutance.resize', 'torch', 'acutance.cli.upscale_cmd') if m in sys.modules))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(acutance.__file__).parents[1]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == ""
+
+
+def test_interpolators_take_any_scale_and_check_input():
+    model = acutance.load_model("bicubic")
+    assert enhance(smooth_test_image(20, 30), model, 1.5).shape == (30, 45, 3)
+    with pytest.raises(OptionError, match="float32"):
+        model(np.zeros((4, 4, 3), np.uint8), 2)
+    with pytest.raises(ModelError):
+        enhance(smooth_test_image(8, 8), model, 0)
+
+
+def test_alpha_is_resized_beside_the_colour():
+    rgb = smooth_test_image(16, 20)
+    alpha = np.zeros((16, 20), np.float32)
+    alpha[:, 10:] = 1.0
+    image = Image(rgb, alpha, ImageMeta(bit_depth=16, grayscale=False, format="PNG", icc_profile=None, exif=None))
+    out = enhance_image(image, acutance.load_model("bicubic"), 2)
+    assert out.rgb.shape == (32, 40, 3) and out.alpha.shape == (32, 40)
+    assert out.alpha.min() >= 0 and out.alpha.max() <= 1
+    assert out.alpha[:, :18].max() < 0.05 and out.alpha[:, 22:].min() > 0.95
+    assert out.meta.bit_depth == 16
