@@ -16,6 +16,7 @@ from acutance.errors import AcutanceError
 # Order here is the order in --help.
 COMMAND_MODULES = (
     "acutance.cli.upscale_cmd",
+    "acutance.cli.sharpen_cmd",
     "acutance.cli.metrics_cmd",
     "acutance.cli.list_cmd",
     "acutance.cli.demo_cmd",

@@ -31,49 +31,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-m", "--model", default="bicubic", help="model name, see 'acutance list' (default: bicubic)")
     parser.add_argument("-s", "--scale", type=float, help="scale factor (default: the model's own)")
+    add_output_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every image-to-image command shares: format, bit depth, quality, tiles, folders."""
     parser.add_argument("--format", choices=sorted(FORMATS), help="output format (default: the input's)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="output bits per channel (default: the input's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default: 95)")
     parser.add_argument("--tile", type=int, help="tile size in input pixels; 0 = off (default: the model's advice)")
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of a folder IN")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.set_defaults(func=run)
 
 
 def _suffix(args: argparse.Namespace, source: Path) -> str:
     return FORMATS[args.format] if args.format else source.suffix
 
 
-def _tag(model: str, scale: float) -> str:
-    return f"{model}_x{scale:g}"
+def check_output_arguments(args: argparse.Namespace) -> None:
+    """Validate the shared options and IN; ``args.output`` becomes a Path (remembering a trailing '/')."""
+    if not 1 <= args.quality <= 100:
+        raise OptionError(f"--quality must be in 1..100, got {args.quality}")
+    if args.tile is not None and args.tile < 0:
+        raise OptionError(f"--tile must be >= 0, got {args.tile}")
+    if isinstance(args.output, str):
+        args.output_is_folder = args.output.endswith(("/", "\\"))
+        args.output = Path(args.output)
+    if not args.input.exists():
+        raise AcutanceError(f"{args.input}: no such file or folder")
 
 
 def run(args: argparse.Namespace) -> int:
     from acutance.models.registry import load_model
 
-    if not 1 <= args.quality <= 100:
-        raise OptionError(f"--quality must be in 1..100, got {args.quality}")
-    if args.tile is not None and args.tile < 0:
-        raise OptionError(f"--tile must be >= 0, got {args.tile}")
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
         raise OptionError(f"--scale must be a positive number, got {args.scale:g}")
-    if isinstance(args.output, str):
-        args.output_is_folder = args.output.endswith(("/", "\\"))
-        args.output = Path(args.output)
-    source: Path = args.input
-    if not source.exists():
-        raise AcutanceError(f"{source}: no such file or folder")
+    check_output_arguments(args)
     from acutance.pipeline.enhance import resolve_scale
 
     model = load_model(args.model)
     scale = resolve_scale(model, args.scale)
-    if source.is_dir():
+    return run_model(args, model, scale, tag=f"{args.model}_x{scale:g}")
+
+
+def run_model(args: argparse.Namespace, model, scale: float, tag: str) -> int:
+    """Run ``model`` on IN (file or folder); outputs are named with ``tag`` (``photo_<tag>.png``)."""
+    args.tag = tag
+    if args.input.is_dir():
         return _run_folder(args, model, scale)
     return _run_file(args, model, scale)
 
 
 def _file_output(args: argparse.Namespace, source: Path, scale: float) -> Path:
-    name = f"{source.stem}_{_tag(args.model, scale)}{_suffix(args, source)}"
+    name = f"{source.stem}_{args.tag}{_suffix(args, source)}"
     if args.output is None:
         return source.with_name(name)
     if args.output.is_dir() or getattr(args, "output_is_folder", False):
@@ -126,7 +137,7 @@ def _run_folder(args: argparse.Namespace, model, scale: float) -> int:
 
     source: Path = args.input
     named = source if source.name not in ("", "..") else source.resolve()  # '.' has no name to extend
-    root = args.output or named.with_name(f"{named.name}_{_tag(args.model, scale)}")
+    root = args.output or named.with_name(f"{named.name}_{args.tag}")
     if root.exists() and not root.is_dir():
         raise ImageWriteError(f"cannot write into {root}: it is a file, not a folder")
     images, skipped = list_images(source, recursive=args.recursive)
@@ -135,7 +146,7 @@ def _run_folder(args: argparse.Namespace, model, scale: float) -> int:
     if not images:
         raise AcutanceError(f"{source}: no images found" + ("" if args.recursive else " (try --recursive)"))
     failures = 0
-    for path in tqdm(images, unit="image", desc=args.model, disable=None, file=sys.stderr):
+    for path in tqdm(images, unit="image", desc=args.tag, disable=None, file=sys.stderr):
         relative = path.relative_to(source)
         target = (root / relative).with_suffix(_suffix(args, path))
         try:

@@ -12,6 +12,7 @@ from acutance.errors import ModelError
 from acutance.models.descriptor import Enhancer, ModelInfo
 
 _INTERP = "acutance.models.interpolation:load"
+_CLASSICAL = "acutance.models.classical:load"
 
 _MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
@@ -40,6 +41,42 @@ _MODELS: tuple[ModelInfo, ...] = (
         licence="Apache-2.0",
         loader=_INTERP,
         context=2,
+    ),
+    ModelInfo(
+        name="usm",
+        task="sharpen",
+        scales=(1,),
+        summary="Unsharp mask (amount 0.5, radius 1, no threshold): the classic, can halo on strong edges",
+        licence="Apache-2.0",
+        loader=_CLASSICAL,
+        context=4,  # blur cut at 3 sigma: ceil(3 * radius) + 1
+    ),
+    ModelInfo(
+        name="cas",
+        task="sharpen",
+        scales=(1,),
+        summary="AMD FidelityFX Contrast Adaptive Sharpening (sharpness 0.5): no halos (method by AMD, MIT)",
+        licence="Apache-2.0",
+        loader=_CLASSICAL,
+        context=1,
+    ),
+    ModelInfo(
+        name="cas-x2",
+        task="upscale",
+        scales=(2,),
+        summary="MATLAB bicubic x2 then CAS: approximates FidelityFX CAS upscaling (method by AMD, MIT)",
+        licence="Apache-2.0",
+        loader=_CLASSICAL,
+        context=4,  # bicubic x2 reads 2 input pixels, CAS 1 output pixel
+    ),
+    ModelInfo(
+        name="anime4k-x2",
+        task="upscale",
+        scales=(2,),
+        summary="Bicubic then Anime4K v0.9 push (1 pass): thinner lines, steeper edges (method by bloc97, MIT)",
+        licence="Apache-2.0",
+        loader=_CLASSICAL,
+        context=4,  # bicubic x2 reads 2 input pixels, one push pass 2 output pixels
     ),
 )
 
