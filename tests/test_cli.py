@@ -421,7 +421,7 @@ def test_demo(tmp_path, capsys):
     assert main(["demo", "-o", str(out), "--scale", "4"]) == 0
     stdout = capsys.readouterr().out
     expected = {"comparison.png", "reference.png", "input_x4_smaller.png"}
-    expected |= {f"{m}_x4.png" for m in ("nearest", "bicubic", "lanczos")}
+    expected |= {f"{m}_x4.png" for m in ("nearest", "bicubic", "lanczos", "raisr")}
     assert set(_tree(out)) == expected
     for name in ("nearest", "bicubic", "lanczos"):
         assert name in stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEMO_MODELS = ("nearest", "bicubic", "lanczos")
+DEMO_MODELS = ("nearest", "bicubic", "lanczos", "raisr-x{scale}")  # the learned model of the demo's scale
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise ImageWriteError(f"cannot create folder {out_dir}: {error.strerror or error}") from None
     scale = args.scale
     names = {"reference": "reference.png", "input": f"input_x{scale}_smaller.png", "comparison": "comparison.png"}
-    names |= {m: f"{m}_x{scale}.png" for m in DEMO_MODELS}
+    models = [m.format(scale=scale) for m in DEMO_MODELS]
+    names |= {m: f"{m}_x{scale}.png".replace(f"-x{scale}_x{scale}", f"_x{scale}") for m in models}
     for name in names.values():
         check_writable_output(out_dir / name, overwrite=args.overwrite)
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     write_image(out_dir / names["input"], small, overwrite=args.overwrite)
     panels = [_label(imresize(small, scale, method="nearest"), f"input ({small.shape[1]}x{small.shape[0]})")]
     print(f"{'model':10s} {'Y-PSNR dB':>10s} {'SSIM':>7s}  file")
-    for name in DEMO_MODELS:
+    for name in models:
         result = enhance(small, load_model(name), scale)
         write_image(out_dir / names[name], result, overwrite=args.overwrite)
         quality = psnr(reference, result, crop_border=scale, y_channel=True)

@@ -13,6 +13,7 @@ from acutance.models.descriptor import Enhancer, ModelInfo
 
 _INTERP = "acutance.models.interpolation:load"
 _CLASSICAL = "acutance.models.classical:load"
+_RAISR = "acutance.raisr.runtime:load"
 
 _MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
@@ -77,6 +78,39 @@ _MODELS: tuple[ModelInfo, ...] = (
         licence="Apache-2.0",
         loader=_CLASSICAL,
         context=4,  # bicubic x2 reads 2 input pixels, one push pass 2 output pixels
+    ),
+    ModelInfo(
+        name="raisr-x2",
+        task="upscale",
+        scales=(2,),
+        summary="RAISR: bicubic x2 then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
+        licence="Apache-2.0",
+        loader=_RAISR,
+        requires=(),
+        input="luma",
+        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
+    ),
+    ModelInfo(
+        name="raisr-x3",
+        task="upscale",
+        scales=(3,),
+        summary="RAISR: bicubic x3 then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
+        licence="Apache-2.0",
+        loader=_RAISR,
+        requires=(),
+        input="luma",
+        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
+    ),
+    ModelInfo(
+        name="raisr-x4",
+        task="upscale",
+        scales=(4,),
+        summary="RAISR: bicubic x4 then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
+        licence="Apache-2.0",
+        loader=_RAISR,
+        requires=(),
+        input="luma",
+        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
     ),
 )
 
