@@ -15,6 +15,21 @@ _INTERP = "acutance.models.interpolation:load"
 _CLASSICAL = "acutance.models.classical:load"
 _RAISR = "acutance.raisr.runtime:load"
 
+
+
+def _raisr(scale: int) -> ModelInfo:
+    return ModelInfo(
+        name=f"raisr-x{scale}",
+        task="upscale",
+        scales=(scale,),
+        summary=f"RAISR: bicubic x{scale} then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
+        licence="Apache-2.0",
+        loader=_RAISR,
+        input="luma",
+        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
+    )
+
+
 _MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="bicubic",
@@ -79,39 +94,7 @@ _MODELS: tuple[ModelInfo, ...] = (
         loader=_CLASSICAL,
         context=4,  # bicubic x2 reads 2 input pixels, one push pass 2 output pixels
     ),
-    ModelInfo(
-        name="raisr-x2",
-        task="upscale",
-        scales=(2,),
-        summary="RAISR: bicubic x2 then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
-        licence="Apache-2.0",
-        loader=_RAISR,
-        requires=(),
-        input="luma",
-        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
-    ),
-    ModelInfo(
-        name="raisr-x3",
-        task="upscale",
-        scales=(3,),
-        summary="RAISR: bicubic x3 then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
-        licence="Apache-2.0",
-        loader=_RAISR,
-        requires=(),
-        input="luma",
-        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
-    ),
-    ModelInfo(
-        name="raisr-x4",
-        task="upscale",
-        scales=(4,),
-        summary="RAISR: bicubic x4 then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
-        licence="Apache-2.0",
-        loader=_RAISR,
-        requires=(),
-        input="luma",
-        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
-    ),
+    *(_raisr(scale) for scale in (2, 3, 4)),
 )
 
 REGISTRY: dict[str, ModelInfo] = {info.name: info for info in _MODELS}
