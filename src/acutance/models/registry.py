@@ -16,7 +16,6 @@ _CLASSICAL = "acutance.models.classical:load"
 _RAISR = "acutance.raisr.runtime:load"
 
 
-
 def _raisr(scale: int) -> ModelInfo:
     return ModelInfo(
         name=f"raisr-x{scale}",
