@@ -66,6 +66,10 @@ def main() -> None:
         out += [f"## {title}", "", f"Measured {m['date']} on {m['cpus']} CPUs, numpy {m['numpy']}, "
                 f"OpenCV {m['opencv']}. Source: `benchmarks/{name}.py`.", ""]
         out += table(result) + [""]
+    # Every other benchmark writes its own markdown section beside its JSON; include them in name order.
+    for section in sorted(common.RESULTS.glob("*.md")):
+        if section.name != "README.md":
+            out += [section.read_text(encoding="utf-8").strip().replace("\n## ", "\n### "), ""]
     (common.RESULTS / "README.md").write_text("\n".join(out), encoding="utf-8")
     print(f"wrote {common.RESULTS / 'README.md'}")
 

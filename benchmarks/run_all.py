@@ -6,7 +6,11 @@ from pathlib import Path
 
 here = Path(__file__).resolve().parent
 sys.path.insert(0, str(here))
-for script in ("resize_speed.py", "sr_quality.py", "report.py"):
+SCRIPTS = (
+    "resize_speed.py", "sr_quality.py", "hashed_speed.py", "restore_quality.py", "filter_speed.py", "lut_sr.py",
+    "degrade_throughput.py", "video_speed.py", "batch_speed.py", "report.py",
+)
+for script in SCRIPTS:
     print(f"== {script}", flush=True)
     sys.argv = [script]
     runpy.run_path(str(here / script), run_name="__main__")

@@ -71,7 +71,10 @@ def main() -> None:
     for name, row in results.items():
         row["time_vs_bicubic"] = round(row["seconds_per_output_mp"] / base, 2)
         print(name, json.dumps(row))
-    common.write_result("sr_quality", {"protocol": "acutance.metrics.sr_protocol", "models": results})
+    previous = common.RESULTS / "sr_quality.json"
+    merged = json.loads(previous.read_text())["models"] if previous.exists() and args.models else {}
+    merged.update(results)  # a run of some models keeps the other models' rows
+    common.write_result("sr_quality", {"protocol": "acutance.metrics.sr_protocol", "models": merged})
     # Merge into the shipped table so models benchmarked in other runs keep their rows.
     table = json.loads(MEASURED.read_text()) if MEASURED.exists() else {"models": {}}
     table["models"].update(results)

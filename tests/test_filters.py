@@ -159,6 +159,144 @@ def test_anime4k_stays_within_the_local_range_on_texture():
         anime4k_push(rgb, passes=-1)
 
 
+# ------------------------------------------------------------ numba kernels vs the numpy reference
+#
+# The library runs fused numba kernels; these are the original vectorised numpy versions, kept here as the
+# specification they must reproduce (to 1e-5; in practice bit for bit, as both compute in float32 in the
+# same order).
+
+
+def _shifted(array: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Every 3x3 neighbour of every pixel, by (dy, dx), as views of the edge-padded array."""
+    height, width = array.shape[:2]
+    padded = np.pad(array, ((1, 1), (1, 1)) + ((0, 0),) * (array.ndim - 2), mode="edge")
+    return {
+        (dy, dx): padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+    }
+
+
+def _reference_cas(rgb: np.ndarray, sharpness: float) -> np.ndarray:
+    at = _shifted(rgb)
+    north, west, east, south = at[-1, 0], at[0, -1], at[0, 1], at[1, 0]
+    corners = (at[-1, -1], at[-1, 1], at[1, -1], at[1, 1])
+    cross_min = np.minimum.reduce([north, west, rgb, east, south])
+    cross_max = np.maximum.reduce([north, west, rgb, east, south])
+    box_min = np.minimum(cross_min, np.minimum.reduce(corners))
+    box_max = np.maximum(cross_max, np.maximum.reduce(corners))
+    soft_min, soft_max = cross_min + box_min, cross_max + box_max
+    ratio = np.divide(
+        np.minimum(soft_min, 2.0 - soft_max), soft_max, out=np.zeros_like(soft_max), where=soft_max > 0
+    )
+    weight = np.sqrt(np.clip(ratio, 0.0, 1.0)) * np.float32(-1.0 / (8.0 - 3.0 * sharpness))
+    out = np.clip((weight * (north + west + east + south) + rgb) / (1.0 + 4.0 * weight), box_min, box_max)
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+_N = {"tl": (-1, -1), "tc": (-1, 0), "tr": (-1, 1), "ml": (0, -1), "mc": (0, 0), "mr": (0, 1),
+      "bl": (1, -1), "bc": (1, 0), "br": (1, 1)}  # fmt: skip
+_REFERENCE_KERNELS = (  # Anime4K's order 0, 4, 1, 5, 2, 6, 3, 7: light side, dark side, centre test
+    (("tl", "tc", "tr"), ("bl", "bc", "br"), True),
+    (("bl", "bc", "br"), ("tl", "tc", "tr"), True),
+    (("mr", "tc", "tr"), ("mc", "ml", "bc"), False),
+    (("bl", "ml", "bc"), ("mc", "mr", "tc"), False),
+    (("mr", "br", "tr"), ("ml", "tl", "bl"), True),
+    (("ml", "tl", "bl"), ("mr", "br", "tr"), True),
+    (("mr", "br", "bc"), ("mc", "ml", "tc"), False),
+    (("tc", "ml", "tl"), ("mc", "mr", "bc"), False),
+)
+
+
+def _reference_luminance(rgb: np.ndarray) -> np.ndarray:
+    return (2.0 * rgb[..., 0] + 3.0 * rgb[..., 1] + rgb[..., 2]) / np.float32(6.0)
+
+
+def _reference_push(rgb: np.ndarray, key: np.ndarray, strength: float, lightest: bool) -> np.ndarray:
+    """Blend toward the light side of the matching kernels: the lightest blend, or the first match."""
+    colour, keys = _shifted(rgb), _shifted(key)
+    out, best = rgb.copy(), keys[0, 0].copy()
+    done = np.zeros(rgb.shape[:2], dtype=bool)
+    for light, dark, centre in _REFERENCE_KERNELS:
+        min_light = np.minimum.reduce([keys[_N[n]] for n in light])
+        matched = min_light > np.maximum.reduce([keys[_N[n]] for n in dark])
+        if centre:
+            matched &= min_light > keys[0, 0]
+        mean = (colour[_N[light[0]]] + colour[_N[light[1]]] + colour[_N[light[2]]]) / np.float32(3.0)
+        candidate = rgb + np.float32(strength) * (mean - rgb)
+        if lightest:
+            candidate_key = _reference_luminance(candidate)
+            take = matched & (candidate_key > best)
+            best[take] = candidate_key[take]
+        else:
+            take = matched & ~done
+            done |= take
+        out[take] = candidate[take]
+    return out
+
+
+def _reference_anime4k(rgb: np.ndarray, passes: int, strength_color: float, strength_gradient: float) -> np.ndarray:
+    out = rgb.copy()
+    for _ in range(passes):
+        around = list(_shifted(out).values())
+        low, high = np.minimum.reduce(around), np.maximum.reduce(around)
+        pushed = _reference_push(out, _reference_luminance(out), strength_color, lightest=True)
+        y = _shifted(_reference_luminance(pushed))
+        dx = (y[-1, 1] + 2 * y[0, 1] + y[1, 1]) - (y[-1, -1] + 2 * y[0, -1] + y[1, -1])
+        dy = (y[-1, -1] + 2 * y[-1, 0] + y[-1, 1]) - (y[1, -1] + 2 * y[1, 0] + y[1, 1])
+        flat = 1.0 - np.minimum(np.sqrt(dx * dx + dy * dy), 1.0)
+        out = np.clip(_reference_push(pushed, flat, strength_gradient, lightest=False), low, high)
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+_SHAPES = [(1, 1), (1, 2), (2, 1), (3, 5), (37, 41), (64, 3), (65, 4), (130, 7)]  # 64: anime4k.STRIP
+
+
+def _reference_inputs():
+    for index, shape in enumerate(_SHAPES):
+        yield smooth_test_image(*shape, seed=index)
+    line = _blurred_line(1.5)
+    line[:5] = 0.0  # black rows: CAS divides by the local max, which is 0 there
+    yield line
+    yield np.full((9, 7, 3), 0.4, np.float32)
+
+
+@pytest.mark.parametrize("sharpness", [0.0, 0.5, 1.0])
+def test_cas_matches_the_numpy_reference(sharpness):
+    for rgb in _reference_inputs():
+        out = contrast_adaptive_sharpen(rgb, sharpness)
+        assert out.shape == rgb.shape and out.dtype == np.float32
+        assert np.abs(out - _reference_cas(rgb, sharpness)).max() <= 1e-5, rgb.shape
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"passes": 1, "strength_color": 0.1, "strength_gradient": 0.8},
+        {"passes": 2, "strength_color": 1 / 3, "strength_gradient": 1.0},
+        {"passes": 3, "strength_color": 1.0, "strength_gradient": 0.5},
+    ],
+)
+def test_anime4k_matches_the_numpy_reference(options):
+    for rgb in _reference_inputs():  # sizes change from call to call: the kernels' scratch is resized
+        out = anime4k_push(rgb, **options)
+        assert out.shape == rgb.shape and out.dtype == np.float32
+        assert np.abs(out - _reference_anime4k(rgb, **options)).max() <= 1e-5, rgb.shape
+
+
+def test_kernels_match_the_reference_on_line_art_and_views():
+    rng = np.random.default_rng(7)
+    art = np.full((96, 120, 3), 0.85, np.float32)
+    for _ in range(12):  # random dark strokes, then blurred and upscaled like real line art
+        y, x = rng.integers(0, 90), rng.integers(0, 110)
+        art[y : y + rng.integers(1, 4), x : x + rng.integers(5, 40)] = rng.uniform(0.0, 0.3, 3)
+    art = cv2.resize(cv2.GaussianBlur(art, (0, 0), 1.0), (240, 192), interpolation=cv2.INTER_CUBIC)
+    art = np.clip(art, 0, 1).astype(np.float32)
+    assert np.abs(anime4k_push(art) - _reference_anime4k(art, 1, 0.1, 0.8)).max() <= 1e-5
+    view = art[::2, 1::3]  # not contiguous
+    assert np.abs(anime4k_push(view) - _reference_anime4k(np.ascontiguousarray(view), 1, 0.1, 0.8)).max() <= 1e-5
+    assert np.abs(contrast_adaptive_sharpen(view) - _reference_cas(np.ascontiguousarray(view), 0.5)).max() <= 1e-5
+    assert np.abs(anime4k_push(art) - art).max() > 0.01  # and the kernels do change line art
+
+
 # -------------------------------------------------------------------------------- registry and tiling
 
 

@@ -1,4 +1,5 @@
-"""RAISR: hash geometry, exact recovery of a known filter, runtime contract, strict model files."""
+"""Hashed filters (RAISR / BLADE): hash geometry, compiled kernels vs references, exact recovery of known
+filters, flip/rotate augmentation, strict model files, shipped models."""
 
 from __future__ import annotations
 
@@ -10,14 +11,25 @@ import numpy as np
 import pytest
 from conftest import smooth_test_image
 
-from acutance.errors import ModelError
+from acutance.errors import ModelError, OptionError
 from acutance.models.descriptor import ModelInfo
-from acutance.raisr import HashParams, RaisrModel, hash_image, load, load_model_file, save_model, upscale
-from acutance.raisr.hashing import quantise_features, structure_features
-from acutance.raisr.runtime import extract_patches, filter_luma, weight_path
-from acutance.raisr.train import Accumulator, accumulate_pair, solve, training_pair
+from acutance.raisr import HashedModel, HashParams, Layer, hash_image, load, load_model_file, run, save_model
+from acutance.raisr import kernels
+from acutance.raisr.hashing import pixel_types, quantise_features, structure_features
+from acutance.raisr.runtime import weight_path
+from acutance.raisr.train import (
+    Accumulator,
+    LayerSpec,
+    TrainOptions,
+    augment,
+    layer_samples,
+    make_pair,
+    solve,
+)
+from acutance.resize import imresize
 
 PARAMS = HashParams(scale=2, strength_thresholds=(0.004, 0.012), coherence_thresholds=(0.25, 0.5))
+FLAT = HashParams(scale=1, strength_thresholds=(0.004, 0.012), coherence_thresholds=(0.25, 0.5))
 
 
 def _textured(height: int, width: int, seed: int) -> np.ndarray:
@@ -30,6 +42,14 @@ def _textured(height: int, width: int, seed: int) -> np.ndarray:
         image += np.sin(freq * (np.cos(theta) * xx + np.sin(theta) * yy) + rng.uniform(0, 6)).astype(np.float32)
     image = 0.5 + 0.08 * image + 0.02 * rng.standard_normal((height, width)).astype(np.float32)
     return image.astype(np.float32)
+
+
+def _textured_rgb(height: int, width: int, seed: int) -> np.ndarray:
+    planes = [_textured(height, width, seed + i) for i in range(3)]
+    return np.clip(np.stack(planes, axis=-1), 0, 1).astype(np.float32)
+
+
+# --- hashing ------------------------------------------------------------------------------------------------
 
 
 def test_hash_rotation_consistent():
@@ -49,22 +69,24 @@ def test_hash_rotation_consistent():
     np.testing.assert_array_equal(a1[clear], (a0[clear] + PARAMS.n_angle // 2) % PARAMS.n_angle)
     np.testing.assert_array_equal(s1[clear], s0[clear])
     np.testing.assert_array_equal(c1[clear], c0[clear])
-    # and the raw angle turns by 90 degrees
     diff = np.mod(back(rotated.angle)[clear] - base.angle[clear], np.pi)
     np.testing.assert_allclose(diff, np.pi / 2, atol=1e-4)
 
 
-def test_hash_range_and_pixel_type():
-    y = _textured(40, 50, seed=1)
+def test_compiled_hash_matches_reference():
+    y = _textured(80, 90, seed=5)
+    a, s, c = quantise_features(structure_features(y), PARAMS)
+    reference = ((a * PARAMS.n_strength + s) * PARAMS.n_coherence + c) * 4 + pixel_types(80, 90, 2)
     buckets = hash_image(y, PARAMS)
     assert buckets.dtype == np.int32 and buckets.shape == y.shape
     assert buckets.min() >= 0 and buckets.max() < PARAMS.n_buckets
-    yy, xx = np.mgrid[0:40, 0:50]
+    # float32 features in the kernel: only pixels within rounding of a bin edge may differ
+    assert (buckets != reference).mean() < 1e-3
+    yy, xx = np.mgrid[0:80, 0:90]
     np.testing.assert_array_equal(buckets % 4, (yy % 2) * 2 + xx % 2)
 
 
 def test_angle_of_a_straight_edge():
-    # Vertical edge: the gradient points along x, angle 0 (bin 0 or the last bin); horizontal: pi/2.
     y = np.zeros((32, 32), np.float32)
     y[:, 16:] = 1.0
     angle = structure_features(y).angle[16, 14:18]
@@ -72,84 +94,165 @@ def test_angle_of_a_straight_edge():
     assert np.allclose(structure_features(y.T.copy()).angle[14:18, 16], np.pi / 2, atol=1e-3)
 
 
+# --- compiled kernels ---------------------------------------------------------------------------------------
+
+
+def test_filter_kernels_match_numpy():
+    rng = np.random.default_rng(0)
+    plane = rng.random((13, 17), dtype=np.float32)
+    buckets = rng.integers(0, 6, (13, 17)).astype(np.int32)
+    k = 5
+    padded = np.pad(plane, 2, mode="symmetric")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k)).reshape(13, 17, k * k)
+    windows = windows - windows[:, :, (k * k) // 2, None]  # patches relative to their centre pixel
+    same = rng.standard_normal((6, k * k)).astype(np.float32)
+    base = rng.random((13, 17), dtype=np.float32)
+    expected = base + np.einsum("hwk,hwk->hw", windows, same[buckets])
+    got = kernels.filter_same(padded, buckets, same, same.sum(axis=1), k, base)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    shuffle = rng.standard_normal((6, 9, k * k)).astype(np.float32)  # x3: nine outputs per pixel
+    base3 = rng.random((39, 51), dtype=np.float32)
+    blocks = np.einsum("hwk,hwok->hwo", windows, shuffle[buckets]).reshape(13, 17, 3, 3)
+    expected3 = base3 + blocks.transpose(0, 2, 1, 3).reshape(39, 51)
+    np.testing.assert_allclose(kernels.filter_shuffle(padded, buckets, shuffle, k, 3, base3), expected3, atol=1e-5)
+
+
+# --- training -----------------------------------------------------------------------------------------------
+
 KERNEL = np.array([[0.0, -0.1, 0.0], [-0.05, 0.4, -0.15], [0.0, -0.1, 0.0]], np.float32)
 
 
-def _known_filter_pair(up_y: np.ndarray) -> np.ndarray:
-    # HR = "upscaled" + a fixed 3x3 correlation of it, border mirrored as RAISR's patches are.
-    return up_y + cv2.filter2D(up_y, cv2.CV_32F, KERNEL, borderType=cv2.BORDER_REFLECT)
+def _effective(filters: np.ndarray, k: int) -> np.ndarray:
+    """The filter on the raw patch equivalent to ``filters`` on centre-relative patches."""
+    filters = filters.copy()
+    filters[..., (k * k) // 2] -= filters.sum(axis=-1)
+    return filters
 
 
-def test_training_recovers_known_filter():
-    k = 11
-    target = np.zeros((k, k), np.float64)
-    target[4:7, 4:7] = KERNEL
-    acc = Accumulator(PARAMS.n_buckets, k)
+def _layer(kind: str, params: HashParams, k: int, outputs: int) -> Layer:
+    return Layer(kind, 0, 0, k, params, np.zeros((params.n_buckets, outputs, k * k), np.float32))
+
+
+def test_training_recovers_known_same_size_filter():
+    """A 'same' layer trained on target = input + fixed 3x3 correlation recovers that filter exactly."""
+    k = 7
+    layer = _layer("same", FLAT, k, 1)
+    empty = HashedModel(task="sharpen", scale=1, layers=())
+    acc = Accumulator(FLAT.n_buckets, k, 1)
     rng = np.random.default_rng(0)
     for seed in range(3):
-        # Full-rank "upscaled" images (structure + strong noise), so every bucket's system is determined.
-        up_y = (_textured(120, 120, seed) + 0.1 * rng.standard_normal((120, 120))).astype(np.float32)
-        accumulate_pair(acc, up_y, _known_filter_pair(up_y), PARAMS, 1.0, rng)
-    filters = solve(acc, ridge=1e-9, min_count=400)
-    trained = acc.counts >= 400
-    assert trained.sum() > 20
-    err = np.abs(filters[trained] - target.ravel()).max()
-    assert err < 1e-4, err
-    # buckets without enough data got the global filter, which is the same filter here
-    assert np.abs(filters[~trained] - target.ravel()).max() < 1e-4
+        degraded = np.clip(_textured_rgb(100, 100, 10 * seed) + 0.1 * rng.standard_normal((100, 100, 3)), 0, 1)
+        degraded = degraded.astype(np.float32)
+        # The clean target's luma is the degraded luma plus a known filter of it (chroma untouched).
+        from acutance.color import rgb_to_ycbcr, ycbcr_to_rgb
+
+        ycc = rgb_to_ycbcr(degraded)
+        ycc[:, :, 0] += cv2.filter2D(ycc[:, :, 0], cv2.CV_32F, KERNEL, borderType=cv2.BORDER_REFLECT)
+        acc.add(*layer_samples(empty, layer, degraded, ycbcr_to_rgb(ycc), 1.0, rng))
+    filters = solve(acc, ridge=1e-9, min_count=300)
+    filters = _effective(filters, k)
+    target = np.zeros((k, k))
+    target[2:5, 2:5] = KERNEL
+    trained = acc.counts >= 300
+    assert trained.sum() > 10
+    assert np.abs(filters[:, 0] - target.ravel()).max() < 2e-4
 
 
-def test_training_on_bicubic_pairs_reproduces_known_filter():
-    # With real bicubic upscales the 121 taps are not all identifiable, but the prediction must be exact.
-    from acutance.raisr.runtime import RaisrModel
-
-    acc = Accumulator(PARAMS.n_buckets, 11)
+def test_training_recovers_known_shuffle_filter():
+    """HR = a known linear function of the LR patch per output position: the shuffle layer finds it."""
+    k, s = 3, 2
     rng = np.random.default_rng(1)
-    for seed in range(4):
-        up_y, _ = training_pair(smooth_test_image(96, 96, seed=seed), 2)
-        accumulate_pair(acc, up_y, _known_filter_pair(up_y), PARAMS, 1.0, rng)
-    model = RaisrModel(filters=solve(acc, 1e-10, 50).astype(np.float32), params=PARAMS, k=11)
-    up_y, _ = training_pair(smooth_test_image(64, 80, seed=9), 2)
-    np.testing.assert_allclose(filter_luma(model, up_y), _known_filter_pair(up_y), atol=1e-3)
+    truth = rng.standard_normal((s * s, k * k)) * 0.2
+    truth[:, (k * k) // 2] -= truth.sum(axis=1)  # residual filters are level-free: taps sum to 0
+    layer = _layer("shuffle", FLAT, k, s * s)
+    empty = HashedModel(task="upscale", scale=s, layers=())
+    acc = Accumulator(FLAT.n_buckets, k, s * s)
+    from acutance.color import rgb_to_ycbcr, ycbcr_to_rgb
+
+    for seed in range(3):
+        lr = np.clip(_textured_rgb(60, 60, seed) + 0.1 * rng.standard_normal((60, 60, 3)), 0, 1).astype(np.float32)
+        up = imresize(rgb_to_ycbcr(lr), s)
+        padded = np.pad(rgb_to_ycbcr(lr)[:, :, 0], 1, mode="symmetric")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k)).reshape(60, 60, k * k)
+        residual = np.einsum("hwk,ok->hwo", windows, truth).reshape(60, 60, s, s).transpose(0, 2, 1, 3)
+        up[:, :, 0] += residual.reshape(120, 120)
+        samples = layer_samples(empty, layer, lr, ycbcr_to_rgb(up), 1.0, rng)
+        acc.add(*samples)
+    filters = _effective(solve(acc, ridge=1e-9, min_count=10), k)
+    assert np.abs(filters[acc.counts >= 10] - truth[None]).max() < 1e-3
 
 
-def test_extract_patches_centre_and_border():
-    image = np.arange(30, dtype=np.float32).reshape(5, 6)
-    patches = extract_patches(image, 3, np.array([2, 0]), np.array([3, 0]))
-    np.testing.assert_array_equal(patches[0].reshape(3, 3), image[1:4, 2:5])
-    np.testing.assert_array_equal(patches[1].reshape(3, 3), [[0, 0, 1], [0, 0, 1], [6, 6, 7]])
+@pytest.mark.parametrize("kind", ["shuffle", "same"])
+def test_augmentation_equals_training_on_flipped_and_rotated_images(kind: str):
+    """Permuting the normal equations == accumulating the 8 flipped/rotated copies of the images."""
+    s, k = 2, 5
+    params = FLAT if kind == "shuffle" else PARAMS
+    layer = _layer(kind, params, k, s * s if kind == "shuffle" else 1)
+    empty = HashedModel(task="upscale", scale=s, layers=())
+    options = TrainOptions(scale=s)
+    plain, copies = Accumulator(params.n_buckets, k, layer.outputs), Accumulator(params.n_buckets, k, layer.outputs)
+    for seed in range(2):
+        hr = smooth_test_image(64, 64, seed=seed)
+        lr, clean = make_pair(hr, options, 0)
+        plain.add(*layer_samples(empty, layer, lr, clean, 1.0, None))
+        for flip in (False, True):
+            for turns in range(4):
+                g = lambda a: np.ascontiguousarray(np.rot90(np.fliplr(a) if flip else a, turns))  # noqa: E731
+                lr_g, clean_g = make_pair(g(hr), options, 0)
+                copies.add(*layer_samples(empty, layer, lr_g, clean_g, 1.0, None))
+    augmented = augment(plain, params, kind, s)
+    assert augmented.counts.sum() == copies.counts.sum() == 8 * plain.counts.sum()
+    # hash ties under float rounding may move a handful of pixels to a neighbouring bucket
+    moved = np.abs(augmented.counts - copies.counts).sum() / copies.counts.sum()
+    assert moved < 0.01
+    total = lambda a: np.abs(a).sum()  # noqa: E731
+    assert total(augmented.q - copies.q) / total(copies.q) < 0.01
+    assert total(augmented.v - copies.v) / total(copies.v) < 0.02
 
 
-def _random_model(scale: int = 2, seed: int = 0) -> RaisrModel:
-    params = HashParams(scale=scale, strength_thresholds=(0.004, 0.012), coherence_thresholds=(0.25, 0.5))
+# --- model files --------------------------------------------------------------------------------------------
+
+
+def _random_model(scale: int = 2, seed: int = 0) -> HashedModel:
     rng = np.random.default_rng(seed)
-    filters = (0.01 * rng.standard_normal((params.n_buckets, 121))).astype(np.float32)
-    return RaisrModel(filters=filters, params=params, k=11, meta={"note": "test"})
+    first = Layer("shuffle", 0, 0, 5, FLAT, (0.01 * rng.standard_normal((FLAT.n_buckets, scale**2, 25))).astype(np.float32))
+    refine = HashParams(scale=scale, strength_thresholds=(0.004,), coherence_thresholds=(0.3,), window=5, sigma=1.0)
+    second = Layer("same", 0, 0, 3, refine, (0.01 * rng.standard_normal((refine.n_buckets, 1, 9))).astype(np.float32))
+    return HashedModel(task="upscale", scale=scale, layers=(first, second), meta={"note": "test"})
 
 
-def test_runtime_shape_and_range():
+def test_flat_areas_of_any_colour_stay_put():
+    """Filters act on patches relative to their centre: a flat image of any colour passes unchanged."""
+    model = _random_model()
+    for colour in ((0.9, 0.1, 0.2), (0.0, 0.0, 1.0), (0.5, 0.5, 0.5)):
+        flat = np.ones((12, 16, 3), np.float32) * np.float32(colour)
+        np.testing.assert_allclose(run(model, flat), np.ones((24, 32, 3)) * colour, atol=1e-5)
+
+
+def test_runtime_shape_and_zero_filters_give_bicubic():
     model = _random_model()
     rgb = smooth_test_image(30, 41)
-    out = upscale(model, rgb)
+    out = run(model, rgb)
     assert out.shape == (60, 82, 3) and out.dtype == np.float32
     assert np.isfinite(out).all() and out.min() > -0.5 and out.max() < 1.5
-    zero = RaisrModel(np.zeros_like(model.filters), model.params, 11)  # zero residual = plain bicubic
-    from acutance.resize import imresize
+    zero = HashedModel("upscale", 2, tuple(Layer(l.kind, 0, 0, l.k, l.params, np.zeros_like(l.filters)) for l in model.layers))
+    # zero residuals: the luma is exactly MATLAB bicubic (chroma: OpenCV cubic, see model.initial_state)
+    from acutance.color import rgb_to_y
 
-    np.testing.assert_allclose(upscale(zero, rgb), imresize(rgb, 2), atol=2e-5)
+    np.testing.assert_allclose(rgb_to_y(run(zero, rgb)), rgb_to_y(imresize(rgb, 2)), atol=2e-5)
+    assert np.abs(run(zero, rgb) - imresize(rgb, 2)).mean() < 5e-3
 
 
-def test_save_load_round_trip(tmp_path: Path):
+def test_save_load_round_trip_gives_identical_output(tmp_path: Path):
     model = _random_model(scale=3)
     path = save_model(model, tmp_path / "m.npz")
     loaded = load_model_file(path)
-    np.testing.assert_array_equal(loaded.filters, model.filters)
-    assert loaded.params == HashParams(
-        scale=3,
-        strength_thresholds=tuple(float(np.float32(t)) for t in model.params.strength_thresholds),
-        coherence_thresholds=tuple(float(np.float32(t)) for t in model.params.coherence_thresholds),
-    )
-    assert loaded.meta["note"] == "test" and loaded.meta["k"] == 11
+    assert loaded.meta["note"] == "test" and loaded.scale == 3 and len(loaded.layers) == 2
+    for a, b in zip(loaded.layers, model.layers):
+        np.testing.assert_array_equal(a.filters, b.filters)
+        assert (a.kind, a.k, a.params.scale) == (b.kind, b.k, b.params.scale)
+    rgb = smooth_test_image(20, 24)
+    np.testing.assert_array_equal(run(loaded, rgb), run(model, rgb))
 
 
 def _write_npz(path: Path, **arrays) -> Path:
@@ -159,39 +262,57 @@ def _write_npz(path: Path, **arrays) -> Path:
 
 
 def test_bad_model_files_raise_model_error(tmp_path: Path):
-    good = _random_model()
-    meta = {"format": "acutance-raisr-1", "scale": 2, "k": 11, "n_angle": 24, "window": 9, "sigma": 2.0}
-    base = dict(
-        filters=good.filters,
-        strength_thresholds=np.array([0.004, 0.012], np.float32),
-        coherence_thresholds=np.array([0.25, 0.5], np.float32),
-        meta=np.array(json.dumps(meta)),
-    )
+    good = save_model(_random_model(), tmp_path / "good.npz")
+    with np.load(good) as data:
+        base = {key: data[key] for key in data.files}
+    meta = json.loads(str(base["meta"]))
     cases = {
-        "missing.npz": {k: v for k, v in base.items() if k != "filters"},
+        "missing.npz": {k: v for k, v in base.items() if k != "layer1.filters"},
         "extra.npz": base | {"bias": np.zeros(3)},
-        "shape.npz": base | {"filters": good.filters[:, :100]},
+        "shape.npz": base | {"layer0.filters": base["layer0.filters"][:, :, :10]},
+        "nan.npz": base | {"layer1.filters": np.full_like(base["layer1.filters"], np.nan)},
         "meta.npz": base | {"meta": np.array("{not json")},
-        "metakey.npz": base | {"meta": np.array(json.dumps({k: v for k, v in meta.items() if k != "sigma"}))},
-        "format.npz": base | {"meta": np.array(json.dumps(meta | {"format": "other"}))},
+        "metakey.npz": base | {"meta": np.array(json.dumps({k: v for k, v in meta.items() if k != "layers"}))},
+        "format.npz": base | {"meta": np.array(json.dumps(meta | {"format": "acutance-raisr-1"}))},
+        "kind.npz": base | {"meta": np.array(json.dumps(meta | {"layers": [meta["layers"][0] | {"kind": "conv"}, meta["layers"][1]]}))},
+        "nometa.npz": {"filters": np.zeros((3, 3))},
     }
     for name, arrays in cases.items():
         path = _write_npz(tmp_path / name, **arrays)
         with pytest.raises(ModelError, match=name):
             load_model_file(path)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:500])
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a zip file")
-    with pytest.raises(ModelError, match="garbage.npz"):
-        load_model_file(garbage)
-    with pytest.raises(ModelError, match="absent.npz"):
-        load_model_file(tmp_path / "absent.npz")
+    for path in (truncated, garbage, tmp_path / "absent.npz"):
+        with pytest.raises(ModelError, match=path.name):
+            load_model_file(path)
 
 
-def test_loader_unknown_name_and_wrong_scale():
+def test_loader_unknown_name_and_scale_refused():
     info = ModelInfo(name="raisr-x99", task="upscale", scales=(99,), summary="", licence="", loader="")
     with pytest.raises(ModelError, match="raisr-x99"):
         load(info)
+    from acutance.models.registry import load_model
 
+    model = load_model("raisr-x2")
+    with pytest.raises(ModelError, match="x2 only"):
+        model(smooth_test_image(8, 8), 3)
+
+
+def test_layer_spec_and_options_validated():
+    with pytest.raises(OptionError):
+        LayerSpec(k=4)
+    with pytest.raises(OptionError):
+        LayerSpec(kind="shuffle", period=2)
+    with pytest.raises(OptionError):
+        TrainOptions(task="denoise", scale=2)
+    with pytest.raises(OptionError):
+        TrainOptions(task="colourise")
+
+
+# --- shipped models -----------------------------------------------------------------------------------------
 
 SHIPPED = weight_path("raisr-x2")
 
@@ -201,11 +322,9 @@ SHIPPED = weight_path("raisr-x2")
 def test_shipped_x2_on_set5(shared_data: Path):
     from acutance.io import list_images
     from acutance.metrics.sr_protocol import evaluate_sr_image
+    from acutance.models.registry import load_model
 
-    info = ModelInfo(name="raisr-x2", task="upscale", scales=(2,), summary="", licence="", loader="")
-    model = load(info)
-    with pytest.raises(ModelError):
-        model(smooth_test_image(8, 8), 3)
+    model = load_model("raisr-x2")
     images, _ = list_images(shared_data / "sr" / "Set5")
     scores = [evaluate_sr_image(lambda lr: model(lr, 2), p, 2).psnr for p in images]
-    assert float(np.mean(scores)) >= 35.5
+    assert float(np.mean(scores)) >= 36.0  # the issue's floor; published RAISR: 35.91

@@ -17,9 +17,17 @@ from acutance.errors import AcutanceError
 COMMAND_MODULES = (
     "acutance.cli.upscale_cmd",
     "acutance.cli.sharpen_cmd",
+    "acutance.cli.restore_cmd",
     "acutance.cli.metrics_cmd",
     "acutance.cli.list_cmd",
     "acutance.cli.demo_cmd",
+    "acutance.cli.video_cmd",
+    "acutance.cli.video_compare_cmd",
+    "acutance.cli.batch_cmd",
+    "acutance.cli.serve_cmd",
+    "acutance.cli.degrade_cmd",
+    "acutance.cli.pairs_cmd",
+    "acutance.cli.train_cmd",
 )
 
 

@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=str,  # a str, so that a trailing '/' (write into this folder) survives; run() makes it a Path
         help="output file or folder (default: IN's name + _MODEL_xS next to it; a folder keeps the tree)",
     )
-    parser.add_argument("-m", "--model", default="bicubic", help="model name, see 'acutance list' (default: bicubic)")
+    parser.add_argument(
+        "-m", "--model", default="bicubic",
+        help="model name (see 'acutance list') or a model file of your own, e.g. from 'acutance train' (default: bicubic)",
+    )
     parser.add_argument("-s", "--scale", type=float, help="scale factor (default: the model's own)")
     add_output_arguments(parser)
     parser.set_defaults(func=run)
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     scale = resolve_scale(model, args.scale)
-    return run_model(args, model, scale, tag=f"{args.model}_x{scale:g}")
+    return run_model(args, model, scale, tag=f"{model.info.name}_x{scale:g}")
 
 
 def run_model(args: argparse.Namespace, model, scale: float, tag: str) -> int:

@@ -1,4 +1,4 @@
-"""AMD FidelityFX Contrast Adaptive Sharpening (CAS), vectorised in numpy.
+"""AMD FidelityFX Contrast Adaptive Sharpening (CAS): one fused numba pass.
 
 Method by AMD (FidelityFX CAS, MIT licence); this implementation is ours (Apache-2.0), written from the
 published description. Per pixel and per channel, with the 3x3 neighbourhood ``a b c / d e f / g h i``:
@@ -13,6 +13,12 @@ published description. Per pixel and per channel, with the 3x3 neighbourhood ``a
 The formula alone can overshoot a little on some edges; FidelityFX only saturates to [0, 1]. Here the
 result is also clipped to the pixel's own 3x3 [min, max] (per channel), so CAS never creates halos or new
 extrema. Borders replicate the edge pixel (texture clamp). Reach: 1 pixel.
+
+Speed: everything above is one numba kernel over the rows (``prange``), float32 throughout, reading each
+row as a flat ``W * 3`` line so the inner loop vectorises; it uses numba's thread pool (``numba.
+set_num_threads`` caps it). The first call in a fresh environment compiles the kernel (a few seconds) and
+caches it beside this file (``cache=True``); later processes load the cache. Measured in
+``benchmarks/results/filter_speed.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit, prange
 
 from acutance.contract import check_rgb
 from acutance.errors import OptionError
@@ -31,32 +38,66 @@ def _check_sharpness(sharpness: float) -> None:
         raise OptionError(f"CAS sharpness must be in [0, 1], got {sharpness}")
 
 
+@njit(fastmath=False, cache=True, inline="always")
+def _cas_value(a, b, c, d, e, f, g, h, i, peak):  # noqa: PLR0913  (the 3x3 neighbourhood, row by row)
+    zero, one, two, four = np.float32(0.0), np.float32(1.0), np.float32(2.0), np.float32(4.0)
+    cross_min = min(min(min(b, d), min(e, f)), h)
+    cross_max = max(max(max(b, d), max(e, f)), h)
+    box_min = min(cross_min, min(min(a, c), min(g, i)))
+    box_max = max(cross_max, max(max(a, c), max(g, i)))
+    soft_min = cross_min + box_min
+    soft_max = cross_max + box_max  # both in [0, 2]
+    ratio = min(soft_min, two - soft_max) / soft_max if soft_max > zero else zero
+    amp = np.sqrt(min(max(ratio, zero), one))
+    weight = amp * peak  # in [-1/5, 0]: 1 + 4 w >= 0.2
+    out = (weight * (((b + d) + f) + h) + e) / (one + four * weight)
+    out = min(max(out, box_min), box_max)  # never outside the pixel's own 3x3 range
+    return min(max(out, zero), one)
+
+
+@njit(parallel=True, fastmath=False, cache=True)
+def _cas_kernel(rgb, peak, out):  # pragma: no cover  (compiled)
+    """``rgb`` and ``out`` as H x (W * 3) float32: the left/right neighbours are 3 apart."""
+    height, length = rgb.shape
+    for y in prange(height):
+        up, row, down = rgb[max(y - 1, 0)], rgb[y], rgb[min(y + 1, height - 1)]
+        line = out[y]
+        for j in range(min(3, length)):  # first pixel: left neighbour clamped
+            r = j + 3 if j + 3 < length else j
+            line[j] = _cas_value(up[j], up[j], up[r], row[j], row[j], row[r], down[j], down[j], down[r], peak)
+        for index in range(3, length - 3):
+            # Unsigned indices: numba then skips its negative-index wraparound, which blocks vectorising.
+            j, left, right = np.uint64(index), np.uint64(index - 3), np.uint64(index + 3)
+            line[j] = _cas_value(
+                up[left], up[j], up[right],
+                row[left], row[j], row[right],
+                down[left], down[j], down[right],
+                peak,
+            )  # fmt: skip
+        for j in range(max(length - 3, 3), length):  # last pixel: right neighbour clamped
+            line[j] = _cas_value(
+                up[j - 3], up[j], up[j], row[j - 3], row[j], row[j], down[j - 3], down[j], down[j], peak
+            )
+
+
 def contrast_adaptive_sharpen(rgb: np.ndarray, sharpness: float = 0.5) -> np.ndarray:
     """CAS on float32 HxWx3 RGB in [0, 1]; ``sharpness`` in [0, 1] (0 still sharpens a little)."""
     check_rgb(rgb)
     _check_sharpness(sharpness)
     height, width = rgb.shape[:2]
-    padded = np.pad(rgb, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    flat = np.ascontiguousarray(rgb).reshape(height, width * 3)
+    out = np.empty_like(flat)
+    _cas_kernel(flat, np.float32(-1.0 / (8.0 - 3.0 * sharpness)), out)
+    return out.reshape(height, width, 3)
 
-    def at(dy: int, dx: int) -> np.ndarray:  # the neighbour at offset (dy, dx), for every pixel at once
-        return padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
 
-    north, west, east, south = at(-1, 0), at(0, -1), at(0, 1), at(1, 0)
-    corners = (at(-1, -1), at(-1, 1), at(1, -1), at(1, 1))
-    cross_min = np.minimum.reduce([north, west, rgb, east, south])
-    cross_max = np.maximum.reduce([north, west, rgb, east, south])
-    box_min = np.minimum(cross_min, np.minimum.reduce(corners))
-    box_max = np.maximum(cross_max, np.maximum.reduce(corners))
-    soft_min, soft_max = cross_min + box_min, cross_max + box_max  # both in [0, 2]
-
-    ratio = np.divide(
-        np.minimum(soft_min, 2.0 - soft_max), soft_max, out=np.zeros_like(soft_max), where=soft_max > 0
-    )
-    amp = np.sqrt(np.clip(ratio, 0.0, 1.0))
-    weight = amp * np.float32(-1.0 / (8.0 - 3.0 * sharpness))  # in [-1/5, 0]: 1 + 4 w >= 0.2
-    out = (weight * (north + west + east + south) + rgb) / (1.0 + 4.0 * weight)
-    out = np.clip(out, box_min, box_max)
-    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+def _bicubic(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """MATLAB bicubic resize clipped to [0, 1], in place when imresize returned a new array (it does
+    unless the scale is 1): one 1080p copy less per frame."""
+    upscaled = imresize(rgb, scale, method="bicubic")
+    if np.shares_memory(upscaled, rgb):
+        upscaled = upscaled.copy()
+    return np.clip(upscaled, 0.0, 1.0, out=upscaled)
 
 
 def cas_upscale(rgb: np.ndarray, scale: float, sharpness: float = 0.5) -> np.ndarray:
@@ -67,5 +108,5 @@ def cas_upscale(rgb: np.ndarray, scale: float, sharpness: float = 0.5) -> np.nda
     """
     check_rgb(rgb)
     _check_sharpness(sharpness)
-    upscaled = np.clip(imresize(rgb, scale, method="bicubic"), 0.0, 1.0).astype(np.float32, copy=False)
+    upscaled = _bicubic(rgb, scale)
     return contrast_adaptive_sharpen(upscaled, sharpness)

@@ -7,13 +7,15 @@ A new model is one more ``ModelInfo`` line here (and a row in the benchmarks).
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 
 from acutance.errors import ModelError
 from acutance.models.descriptor import Enhancer, ModelInfo
 
 _INTERP = "acutance.models.interpolation:load"
 _CLASSICAL = "acutance.models.classical:load"
-_RAISR = "acutance.raisr.runtime:load"
+_HASHED = "acutance.raisr.runtime:load"
 
 
 def _raisr(scale: int) -> ModelInfo:
@@ -21,11 +23,29 @@ def _raisr(scale: int) -> ModelInfo:
         name=f"raisr-x{scale}",
         task="upscale",
         scales=(scale,),
-        summary=f"RAISR: bicubic x{scale} then a learned 11x11 filter per pixel, chosen by structure-tensor hash",
+        summary=(
+            f"RAISR x{scale}: hashed learned filters on the LR grid (pixel shuffle), then two hashed refinement "
+            "passes on the HR luma; chroma bicubic"
+        ),
         licence="Apache-2.0",
-        loader=_RAISR,
+        loader=_HASHED,
         input="luma",
-        context=8,  # bicubic 2 LR px + (filter radius 5 + hash window 4 + gradient 1) HR px
+        context=16,  # bicubic 2 + LR layer (filter 4 + hash 3) + ceil(HR passes 13 / scale)
+    )
+
+
+def _blade(task: str, level: int) -> ModelInfo:
+    what = f"Gaussian noise sigma {level} (0-255)" if task == "denoise" else f"JPEG quality {level} artefacts"
+    return ModelInfo(
+        name=f"blade-denoise-{level}" if task == "denoise" else f"blade-deblock-q{level}",
+        task=task,  # type: ignore[arg-type]
+        scales=(1,),
+        summary=f"BLADE: hashed learned 7x7 filters that remove {what}; luma, then chroma guided by it",
+        licence="Apache-2.0",
+        loader=_HASHED,
+        input="ycbcr",
+        context=20,  # four layers of filter radius + hash window + gradient
+        default_scale=1.0,
     )
 
 
@@ -94,6 +114,31 @@ _MODELS: tuple[ModelInfo, ...] = (
         context=4,  # bicubic x2 reads 2 input pixels, one push pass 2 output pixels
     ),
     *(_raisr(scale) for scale in (2, 3, 4)),
+    *(
+        ModelInfo(
+            name=f"lut-x{scale}",
+            task="upscale",
+            scales=(scale,),
+            summary=f"LUT SR x{scale}: S+D+Y 4-bit int8 tables, 4-simplex interpolation, rotation ensemble, on Y",
+            licence="Apache-2.0",
+            loader="acutance.lut.runtime:load",
+            input="luma",
+            context=4,  # patterns reach 2 LR pixels; bicubic chroma 2
+        )
+        for scale in (2, 3, 4)
+    ),
+    ModelInfo(
+        name="raisr-fast-x2",
+        task="upscale",
+        scales=(2,),
+        summary="RAISR x2 for real time: one layer of hashed 7x7 filters on the LR grid (pixel shuffle)",
+        licence="Apache-2.0",
+        loader=_HASHED,
+        input="luma",
+        context=8,  # bicubic 2 + filter 3 + hash window 2 + gradient 1
+    ),
+    *(_blade("denoise", sigma) for sigma in (15, 25, 50)),
+    *(_blade("deblock", quality) for quality in (10, 20, 30, 40)),
 )
 
 REGISTRY: dict[str, ModelInfo] = {info.name: info for info in _MODELS}
@@ -113,8 +158,22 @@ def model_info(name: str) -> ModelInfo:
         raise ModelError(f"unknown model {name!r}; known models: {known} (see 'acutance list')") from None
 
 
+def load_model_file(path: str | os.PathLike) -> Enhancer:
+    """Load a model file of your own (e.g. written by ``acutance train``), by its extension."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found")
+    loaders = {".npz": "acutance.raisr.runtime:load_file"}
+    if path.suffix.lower() not in loaders:
+        raise ModelError(f"{path}: unknown model file type {path.suffix!r} (known: {', '.join(loaders)})")
+    module_name, _, function = loaders[path.suffix.lower()].partition(":")
+    return getattr(importlib.import_module(module_name), function)(path)
+
+
 def load_model(name: str) -> Enhancer:
-    """Load a registered model by name, importing only the module it needs."""
+    """Load a registered model by name (or a model file by path), importing only the module it needs."""
+    if name not in REGISTRY and (Path(name).suffix or os.sep in name):
+        return load_model_file(name)
     info = model_info(name)
     module_name, _, function = info.loader.partition(":")
     try:

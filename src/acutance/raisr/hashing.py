@@ -71,8 +71,8 @@ class Features:
     coherence: np.ndarray  # in [0, 1]
 
 
-def structure_features(y: np.ndarray, window: int = 9, sigma: float = 2.0) -> Features:
-    """Angle, strength and coherence of the Gaussian-weighted structure tensor of a float HxW image."""
+def structure_tensor(y: np.ndarray, window: int = 9, sigma: float = 2.0) -> tuple[np.ndarray, ...]:
+    """Gaussian-windowed gx*gx, gx*gy, gy*gy (float32 HxW each) of a float HxW image."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     if y.ndim != 2:
         raise OptionError(f"expected an HxW luma image, got shape {y.shape}")
@@ -80,9 +80,12 @@ def structure_features(y: np.ndarray, window: int = 9, sigma: float = 2.0) -> Fe
     gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=border)
     gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=border)
     blur = lambda a: cv2.GaussianBlur(a, (window, window), sigma, sigmaY=sigma, borderType=border)  # noqa: E731
-    gxx = blur(gx * gx).astype(np.float64)
-    gyy = blur(gy * gy).astype(np.float64)
-    gxy = blur(gx * gy).astype(np.float64)
+    return blur(gx * gx), blur(gx * gy), blur(gy * gy)
+
+
+def structure_features(y: np.ndarray, window: int = 9, sigma: float = 2.0) -> Features:
+    """Angle, strength and coherence of the Gaussian-weighted structure tensor of a float HxW image."""
+    gxx, gxy, gyy = (a.astype(np.float64) for a in structure_tensor(y, window, sigma))
     half_trace = 0.5 * (gxx + gyy)
     root = np.sqrt((0.5 * (gxx - gyy)) ** 2 + gxy * gxy)
     l1 = half_trace + root
@@ -113,8 +116,15 @@ def pixel_types(height: int, width: int, scale: int) -> np.ndarray:
 
 
 def hash_image(y: np.ndarray, params: HashParams) -> np.ndarray:
-    """The bucket index of every pixel of the upscaled luma ``y``: int32 HxW in [0, params.n_buckets)."""
-    features = structure_features(y, params.window, params.sigma)
-    angle, strength, coherence = quantise_features(features, params)
-    key = (angle * params.n_strength + strength) * params.n_coherence + coherence
-    return key * np.int32(params.n_types) + pixel_types(*y.shape, params.scale)
+    """The bucket index of every pixel of the luma ``y``: int32 HxW in [0, params.n_buckets).
+
+    The compiled twin of ``quantise_features(structure_features(y))`` + ``pixel_types`` (see ``kernels``).
+    """
+    from acutance.raisr.kernels import bucket_keys
+
+    gxx, gxy, gyy = structure_tensor(y, params.window, params.sigma)
+    strength = np.asarray(params.strength_thresholds, np.float32)
+    coherence = np.asarray(params.coherence_thresholds, np.float32)
+    return bucket_keys(
+        gxx, gxy, gyy, params.n_angle, strength * strength, (1 - coherence) ** 2, (1 + coherence) ** 2, params.scale
+    )

@@ -1,63 +1,140 @@
-"""Training RAISR filters: per-bucket least squares on the residual over bicubic.
+"""Training hashed-filter models: per-bucket least squares from accumulated normal equations.
 
-For each training pixel: the k x k patch of the bicubic-upscaled LR luma (one row of A) and the HR luma minus
-the bicubic value (b). Per bucket we accumulate Q = sum A^T A (k^2 x k^2, float64) and V = sum A^T b, then
-solve the ridge system (Q + ridge I) h = V. Buckets seen fewer than ``min_count`` times get the global
-filter (solved on every sample). LR is made exactly as the SR protocol does: ``make_lr(modcrop(hr, s), s)``.
+A model is trained layer by layer. For a layer, every training pair (degraded input, clean target) is run
+through the layers trained so far; each pixel then gives one row of A (its k x k patch of the layer's input
+plane) and its targets b (the clean value minus the current state: one per output of the layer), filed under
+its hash bucket. Per bucket we accumulate Q = sum A^T A and V = sum A^T b (float64) and solve the ridge
+system (Q + ridge I) F = V. Buckets seen fewer than ``min_count`` times get the global filter.
 
-Work is done in batches: pixels of several images are grouped by bucket (one sort), then one
-``patches.T @ patches`` per bucket present. Many small products: run with ``OPENBLAS_NUM_THREADS=1`` and
-use ``workers`` processes instead.
+Flip/rotate augmentation (8-fold) costs no image work: under a flip or a 90-degree rotation the hash keeps
+strength and coherence, moves the angle bin by a known permutation, and permutes the patch taps, the pixel
+type and the output block, so each bucket's (Q, V) is permuted into its image bucket and summed.
 
-Training code; inference (``acutance.raisr.runtime``) never imports it.
+Pairs: ``upscale`` uses the SR protocol's LR (``make_lr(modcrop(hr, s), s)``, MATLAB bicubic); ``denoise``
+adds seeded Gaussian noise of sigma/255 and rounds to 8 bits; ``deblock`` round-trips through OpenCV's JPEG
+encoder; ``sharpen`` learns to undo a Gaussian blur. Inference (``model``) never imports this module.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from acutance.color import rgb_to_ycbcr
 from acutance.errors import OptionError
-from acutance.metrics.sr_protocol import make_lr, modcrop
 from acutance.raisr.hashing import HashParams, hash_image, structure_features
-from acutance.raisr.runtime import RaisrModel, extract_patches
-from acutance.resize import imresize
+from acutance.raisr.model import TASKS, HashedModel, Layer, apply_layer, initial_state
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How to build one layer (see ``model.Layer``)."""
+
+    kind: str = "shuffle"
+    channel: int = 0
+    guide: int = 0
+    k: int = 9
+    period: int = 1  # pixel-type period of a "same" layer (the scale for upscale-then-filter)
+    n_angle: int = 24
+    n_strength: int = 3
+    n_coherence: int = 3
+    window: int = 5
+    sigma: float = 1.0
+    ridge: float = 0.1
+    min_count: int = 200  # samples (after augmentation) below which a bucket takes the global filter
+    fraction: float = 1.0  # share of each image's pixels used (random, seeded)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("shuffle", "same"):
+            raise OptionError(f"layer kind must be 'shuffle' or 'same', got {self.kind!r}")
+        if self.k < 1 or self.k % 2 == 0:
+            raise OptionError(f"filter size k must be odd and positive, got {self.k}")
+        if self.n_angle % 2:
+            raise OptionError(f"n_angle must be even (rotation by 90 degrees moves it by half), got {self.n_angle}")
+        if not 0.0 < self.fraction <= 1.0:
+            raise OptionError(f"fraction must be in (0, 1], got {self.fraction}")
+        if self.kind == "shuffle" and self.period != 1:
+            raise OptionError("a shuffle layer has no pixel types: period must be 1")
 
 
 @dataclass(frozen=True)
 class TrainOptions:
+    task: str = "upscale"
     scale: int = 2
-    k: int = 11
-    n_angle: int = 24
-    n_strength: int = 3
-    n_coherence: int = 3
-    window: int = 9
-    sigma: float = 2.0
-    ridge: float = 0.1
-    min_count: int = 200  # buckets with fewer samples fall back to the global filter
-    fraction: float = 0.25  # share of each image's pixels used (random, fixed seed)
+    layers: tuple[LayerSpec, ...] = (LayerSpec(),)
+    noise_sigma: float = 25.0  # denoise: on the 0-255 scale
+    jpeg_quality: int = 20  # deblock
+    blur_sigma: float = 1.0  # sharpen: the blur the model learns to undo
+    augment: bool = True
     threshold_images: int = 60  # images used to choose the strength/coherence quantiles
     workers: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.scale < 1 or self.k < 1 or self.k % 2 == 0:
-            raise OptionError(f"scale must be >= 1 and k odd, got scale={self.scale}, k={self.k}")
-        if not 0.0 < self.fraction <= 1.0:
-            raise OptionError(f"fraction must be in (0, 1], got {self.fraction}")
+        if self.task not in TASKS:
+            raise OptionError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.scale < 1 or (self.task != "upscale" and self.scale != 1):
+            raise OptionError(f"scale must be >= 1 for upscale and 1 otherwise, got {self.scale}")
+        if self.noise_sigma < 0 or not 1 <= self.jpeg_quality <= 100 or self.blur_sigma <= 0:
+            raise OptionError("noise_sigma must be >= 0, jpeg_quality in 1..100 and blur_sigma > 0")
+        if not self.layers:
+            raise OptionError("a model needs at least one layer")
+
+
+# --- training pairs ----------------------------------------------------------------------------------------
+
+
+def image_seed(seed: int, name: str) -> int:
+    """A per-image seed that does not depend on the order or the worker an image is processed in."""
+    return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**32)
+
+
+def make_pair(rgb: np.ndarray, options: TrainOptions, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(degraded input, clean target), float32 RGB, for the task of ``options``."""
+    import cv2
+
+    from acutance.contract import to_float, to_uint
+    from acutance.metrics.sr_protocol import make_lr, modcrop
+
+    if options.task == "upscale":
+        hr = modcrop(rgb, options.scale)
+        return make_lr(hr, options.scale), hr
+    if options.task == "denoise":
+        rng = np.random.default_rng(seed)
+        noisy = rgb + rng.standard_normal(rgb.shape, dtype=np.float32) * np.float32(options.noise_sigma / 255.0)
+        return to_float(to_uint(np.clip(noisy, 0, 1), 8)), rgb
+    if options.task == "deblock":
+        bgr = to_uint(rgb[:, :, ::-1], 8)
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(options.jpeg_quality)])
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        return to_float(decoded[:, :, ::-1].copy()), rgb
+    blurred = cv2.GaussianBlur(rgb, (0, 0), options.blur_sigma, borderType=cv2.BORDER_REFLECT)
+    return blurred, rgb
+
+
+def read_training_image(path: Path) -> np.ndarray:
+    from acutance.io import read_image
+
+    return read_image(path).rgb
+
+
+# --- normal equations ---------------------------------------------------------------------------------------
 
 
 @dataclass
 class Accumulator:
-    """Per-bucket normal equations."""
+    """Per-bucket normal equations of one layer: Q (n, kk, kk), V (n, kk, outputs), counts (n,)."""
 
     n_buckets: int
     k: int
+    outputs: int
     q: np.ndarray = field(init=False)
     v: np.ndarray = field(init=False)
     counts: np.ndarray = field(init=False)
@@ -65,14 +142,14 @@ class Accumulator:
     def __post_init__(self) -> None:
         kk = self.k * self.k
         self.q = np.zeros((self.n_buckets, kk, kk), np.float64)
-        self.v = np.zeros((self.n_buckets, kk), np.float64)
+        self.v = np.zeros((self.n_buckets, kk, self.outputs), np.float64)
         self.counts = np.zeros(self.n_buckets, np.int64)
 
     def add(self, patches: np.ndarray, targets: np.ndarray, buckets: np.ndarray) -> None:
-        """Add samples: patches (n, k*k), targets (n,), buckets (n,) int."""
+        """Add samples: patches (n, k*k), targets (n, outputs), buckets (n,) int."""
         order = np.argsort(buckets, kind="stable")
         patches = np.asarray(patches, np.float64)[order]
-        targets = np.asarray(targets, np.float64)[order]
+        targets = np.asarray(targets, np.float64).reshape(len(order), self.outputs)[order]
         ids, starts, counts = np.unique(buckets[order], return_index=True, return_counts=True)
         for bucket, start, count in zip(ids, starts, counts):
             a = patches[start : start + count]
@@ -87,105 +164,203 @@ class Accumulator:
 
 
 def solve(acc: Accumulator, ridge: float, min_count: int) -> np.ndarray:
-    """Filters (n_buckets, k*k) float64: ridge solution per bucket, the global one where data is scarce."""
+    """Filters (n_buckets, outputs, k*k) float64: ridge solution per bucket, the global one where data is scarce."""
     kk = acc.k * acc.k
     eye = np.eye(kk)
     global_filter = np.linalg.solve(acc.q.sum(axis=0) + ridge * eye, acc.v.sum(axis=0))
-    filters = np.tile(global_filter, (acc.n_buckets, 1))
+    filters = np.repeat(global_filter[None], acc.n_buckets, axis=0)
     ok = np.flatnonzero(acc.counts >= max(min_count, 1))
     if ok.size:
-        filters[ok] = np.linalg.solve(acc.q[ok] + ridge * eye, acc.v[ok][..., None])[..., 0]
-    return filters
+        filters[ok] = np.linalg.solve(acc.q[ok] + ridge * eye, acc.v[ok])
+    return np.ascontiguousarray(filters.transpose(0, 2, 1))
 
 
-def training_pair(rgb: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """(bicubic-upscaled LR luma, HR luma), float32 HxW, LR made as the SR protocol does."""
-    hr = modcrop(rgb, scale)
-    lr = make_lr(hr, scale)
-    up_y = imresize(rgb_to_ycbcr(lr)[:, :, 0], scale)
-    return up_y, rgb_to_ycbcr(hr)[:, :, 0]
+def _symmetries():
+    """The 8 flips/rotations as (array transform, angle-bin map) pairs; angle map takes (bins, n_angle)."""
+    out = []
+    for flip in (False, True):
+        for turns in range(4):
+            def transform(a, flip=flip, turns=turns):
+                return np.rot90(np.fliplr(a) if flip else a, turns)
+
+            def angles(bins, n, flip=flip, turns=turns):
+                # fliplr mirrors the direction t -> pi - t; np.rot90 turns it by +pi/2 (half the bins).
+                bins = (n - 1 - bins) if flip else bins
+                return (bins + turns * (n // 2)) % n
+
+            out.append((transform, angles))
+    return out
 
 
-def accumulate_pair(
-    acc: Accumulator, up_y: np.ndarray, hr_y: np.ndarray, params: HashParams, fraction: float, rng
-) -> None:
-    """Add one (upscaled luma, HR luma) pair's samples (a random ``fraction`` of its pixels)."""
-    buckets = hash_image(up_y, params).ravel()
-    residual = (hr_y.astype(np.float64) - up_y).ravel()
+def augment(acc: Accumulator, params: HashParams, kind: str, scale: int) -> Accumulator:
+    """The 8-fold flip/rotate augmentation of accumulated normal equations (see the module docstring)."""
+    k, n_types = acc.k, params.n_types
+    taps = np.arange(k * k).reshape(k, k)
+    out_block = int(round(np.sqrt(acc.outputs)))
+    outputs = np.arange(acc.outputs).reshape(out_block, out_block)
+    types = np.arange(n_types).reshape(params.scale, params.scale)
+    bucket = np.arange(acc.n_buckets)
+    key, pixel_type = np.divmod(bucket, n_types)
+    rest, angle = key % (params.n_strength * params.n_coherence), key // (params.n_strength * params.n_coherence)
+    result = Accumulator(acc.n_buckets, k, acc.outputs)
+    for transform, angle_map in _symmetries():
+        p = transform(taps).ravel()
+        r = transform(outputs).ravel() if kind == "shuffle" else np.zeros(1, int)
+        new_type = np.argsort(transform(types).ravel())[pixel_type]
+        target = (angle_map(angle, params.n_angle) * params.n_strength * params.n_coherence + rest) * n_types + new_type
+        q = acc.q[:, p][:, :, p]
+        v = acc.v[:, p][:, :, r]
+        np.add.at(result.q, target, q)
+        np.add.at(result.v, target, v)
+        np.add.at(result.counts, target, acc.counts)
+    return result
+
+
+# --- per-image work -----------------------------------------------------------------------------------------
+
+
+def _patches(plane: np.ndarray, k: int, index: np.ndarray) -> np.ndarray:
+    """The k x k patches at the given flat pixel indices, minus their centre pixel (as the kernels use them)."""
+    padded = np.pad(plane, k // 2, mode="symmetric")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k))
+    rows, cols = np.divmod(index, plane.shape[1])
+    patches = windows[rows, cols].reshape(len(index), k * k)
+    return patches - patches[:, (k * k) // 2, None]
+
+
+def layer_samples(
+    partial: HashedModel, layer: Layer, degraded: np.ndarray, clean: np.ndarray, fraction: float, rng
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(patches, targets, buckets) of one training pair for ``layer``, after the layers of ``partial``."""
+    source, state = initial_state(partial, degraded)
+    for done in partial.layers:
+        apply_layer(done, source, state, partial.scale)
+    clean_plane = rgb_to_ycbcr(clean)[:, :, layer.channel]
+    residual = clean_plane - state[:, :, layer.channel]
+    if layer.kind == "shuffle":
+        s = partial.scale
+        plane, guide = source[:, :, layer.channel], source[:, :, layer.guide]
+        h, w = plane.shape
+        targets = residual.reshape(h, s, w, s).transpose(0, 2, 1, 3).reshape(h * w, s * s)
+    else:
+        plane, guide = state[:, :, layer.channel], state[:, :, layer.guide]
+        targets = residual.reshape(-1, 1)
+    buckets = hash_image(guide, layer.params).ravel()
     n = buckets.size
     index = np.arange(n) if fraction >= 1.0 else np.flatnonzero(rng.random(n) < fraction)
-    rows, cols = np.divmod(index, up_y.shape[1])
-    acc.add(extract_patches(up_y, acc.k, rows, cols), residual[index], buckets[index])
+    return _patches(np.ascontiguousarray(plane), layer.k, index), targets[index], buckets[index]
 
 
-def choose_thresholds(
-    up_images: list[np.ndarray], options: TrainOptions
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Strength and coherence thresholds: equal-population quantiles over the given upscaled lumas."""
+def _accumulate(
+    paths: list[Path], partial: HashedModel, layer: Layer, options: TrainOptions, fraction: float, workers: int = 1
+) -> Accumulator:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if workers > 1:  # the processes already fill the cores: no nested threads
+        import numba
+
+        numba.set_num_threads(1)
+    acc = Accumulator(layer.params.n_buckets, layer.k, layer.outputs)
+    for path in paths:
+        seed = image_seed(options.seed, Path(path).name)
+        degraded, clean = make_pair(read_training_image(path), options, seed)
+        rng = np.random.default_rng(seed + 1)
+        acc.add(*layer_samples(partial, layer, degraded, clean, fraction, rng))
+    return acc
+
+
+def _guide_planes(paths: list[Path], partial: HashedModel, spec: LayerSpec, options: TrainOptions) -> list[np.ndarray]:
+    planes = []
+    for path in paths:
+        degraded, _ = make_pair(read_training_image(path), options, image_seed(options.seed, Path(path).name))
+        source, state = initial_state(partial, degraded)
+        for done in partial.layers:
+            apply_layer(done, source, state, partial.scale)
+        planes.append((source if spec.kind == "shuffle" else state)[:, :, spec.guide])
+    return planes
+
+
+def choose_thresholds(planes: list[np.ndarray], spec: LayerSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Strength and coherence thresholds: equal-population quantiles over the given guide planes."""
     strength, coherence = [], []
-    for up_y in up_images:
-        features = structure_features(up_y, options.window, options.sigma)
+    for plane in planes:
+        features = structure_features(plane, spec.window, spec.sigma)
         strength.append(features.strength[::3, ::3].ravel())
         coherence.append(features.coherence[::3, ::3].ravel())
     s_all, c_all = np.concatenate(strength), np.concatenate(coherence)
     qs = lambda n: np.arange(1, n) / n  # noqa: E731
-    return (
-        tuple(float(t) for t in np.quantile(s_all, qs(options.n_strength))),
-        tuple(float(t) for t in np.quantile(c_all, qs(options.n_coherence))),
-    )
+    s_cut = np.unique(np.quantile(s_all, qs(spec.n_strength)).astype(np.float32))
+    c_cut = np.unique(np.quantile(c_all, qs(spec.n_coherence)).astype(np.float32))
+    return tuple(float(t) for t in s_cut), tuple(float(t) for t in c_cut)
 
 
-def _read_pair(path: Path, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    from acutance.io import read_image
-
-    return training_pair(read_image(path).rgb, scale)
-
-
-def _accumulate_files(paths: list[Path], params: HashParams, options: TrainOptions, worker: int) -> Accumulator:
-    acc = Accumulator(params.n_buckets, options.k)
-    rng = np.random.default_rng(options.seed * 1000 + worker)
-    for path in paths:
-        up_y, hr_y = _read_pair(path, options.scale)
-        accumulate_pair(acc, up_y, hr_y, params, options.fraction, rng)
-    return acc
-
-
-def train_files(paths: list[Path], options: TrainOptions, meta: dict | None = None) -> RaisrModel:
-    """Train a model on HR image files (the protocol's LR is made from each)."""
-    if not paths:
-        raise OptionError("no training images")
+def train_layer(
+    paths: list[Path], partial: HashedModel, spec: LayerSpec, options: TrainOptions, log=print
+) -> tuple[Layer, dict]:
+    """Train one more layer on top of ``partial``; returns it and its statistics."""
     start = time.perf_counter()
     step = max(1, len(paths) // options.threshold_images)
-    sample = [_read_pair(p, options.scale)[0] for p in paths[::step][: options.threshold_images]]
-    strength_t, coherence_t = choose_thresholds(sample, options)
+    planes = _guide_planes(paths[::step][: options.threshold_images], partial, spec, options)
+    strength_t, coherence_t = choose_thresholds(planes, spec)
     params = HashParams(
-        scale=options.scale,
-        strength_thresholds=strength_t,
-        coherence_thresholds=coherence_t,
-        n_angle=options.n_angle,
-        window=options.window,
-        sigma=options.sigma,
+        scale=spec.period, strength_thresholds=strength_t, coherence_thresholds=coherence_t,
+        n_angle=spec.n_angle, window=spec.window, sigma=spec.sigma,
     )
-    shards = [paths[i :: options.workers] for i in range(options.workers)]
-    if options.workers == 1:
-        acc = _accumulate_files(paths, params, options, 0)
+    outputs = options.scale**2 if spec.kind == "shuffle" else 1
+    placeholder = np.zeros((params.n_buckets, outputs, spec.k**2), np.float32)
+    layer = Layer(spec.kind, spec.channel, spec.guide, spec.k, params, placeholder)
+    workers = max(1, min(options.workers, len(paths)))
+    shards = [paths[i::workers] for i in range(workers)]
+    if workers == 1:
+        acc = _accumulate(paths, partial, layer, options, spec.fraction, 1)
     else:
-        with ProcessPoolExecutor(options.workers) as pool:
-            futures = [pool.submit(_accumulate_files, s, params, options, i) for i, s in enumerate(shards)]
+        # spawn, not fork: the parent has used numba's OpenMP threads, which do not survive a fork.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [
+                pool.submit(_accumulate, shard, partial, layer, options, spec.fraction, workers) for shard in shards
+            ]
             acc = futures[0].result()
             for future in futures[1:]:
                 acc.merge(future.result())
-    filters = solve(acc, options.ridge, options.min_count)
+    if options.augment:
+        acc = augment(acc, params, spec.kind, options.scale)
+    filters = solve(acc, spec.ridge, spec.min_count).astype(np.float32)
+    stats = {
+        "samples": int(acc.counts.sum()),
+        "buckets_trained": int((acc.counts >= spec.min_count).sum()),
+        "buckets": int(params.n_buckets),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    log(f"layer {len(partial.layers)} ({spec.kind}, k={spec.k}): {stats}")
+    return replace(layer, filters=filters), stats
+
+
+def train_files(paths: list[Path], options: TrainOptions, meta: dict | None = None, log=print) -> HashedModel:
+    """Train a model on clean image files (each degraded as the task says)."""
+    paths = sorted(Path(p) for p in paths)
+    if not paths:
+        raise OptionError("no training images")
+    start = time.perf_counter()
+    model = HashedModel(task=options.task, scale=options.scale, layers=())
+    layer_stats = []
+    for spec in options.layers:
+        layer, stats = train_layer(paths, model, spec, options, log=log)
+        model = replace(model, layers=model.layers + (layer,))
+        layer_stats.append(stats)
     info = dict(meta or {})
     info.update(
         {
             "training_images": len(paths),
-            "training_samples": int(acc.counts.sum()),
-            "buckets_trained": int((acc.counts >= options.min_count).sum()),
-            "ridge": options.ridge,
-            "min_count": options.min_count,
-            "fraction": options.fraction,
             "training_seconds": round(time.perf_counter() - start, 1),
+            "layer_stats": layer_stats,
+            "augment": options.augment,
+            "ridge": [spec.ridge for spec in options.layers],
+            "min_count": [spec.min_count for spec in options.layers],
+            "degradation": {
+                "upscale": "MATLAB bicubic downscale",
+                "denoise": f"Gaussian noise sigma {options.noise_sigma}/255, 8-bit",
+                "deblock": f"OpenCV JPEG quality {options.jpeg_quality}",
+                "sharpen": f"Gaussian blur sigma {options.blur_sigma}",
+            }[options.task],
         }
     )
-    return RaisrModel(filters=filters.astype(np.float32), params=params, k=options.k, meta=info)
+    return replace(model, meta=info)

@@ -1,0 +1,103 @@
+"""``acutance video``: enhance a video with any registered model, keeping audio, subtitles, timing, colour."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+Decode IN, run a registered model on every frame (tiled), encode, and copy the audio and subtitle streams
+unchanged. Frame rate, time base and every frame's timestamp (variable frame rate too), duration, colour
+tags and container/stream metadata are kept; a 10-bit input gives a 10-bit output. Work is done in segments
+in a hidden folder next to OUT (.OUT.partial/): after Ctrl-C or a crash, run the same command again and it
+continues where it stopped; OUT appears only when complete.
+"""
+
+EPILOG = """\
+examples:
+  acutance video clip.mp4 -o clip_x2.mp4 --model raisr-x2
+  acutance video anime.mkv -o anime_x2.mkv --model anime4k-x2 --codec h265 --crf 20
+  acutance video noisy.mp4 -o sharp.mp4 --model cas --temporal 0.6
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "video",
+        help="enhance a video with any model; audio, subtitles, timing and colour kept; resumable",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", metavar="IN", type=Path, help="video file")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="output video (.mp4 .mkv .mov .webm; default IN_MODEL_xS.ext)"
+    )
+    parser.add_argument("-m", "--model", default="bicubic", help="model name, see 'acutance list' (default: bicubic)")
+    parser.add_argument("-s", "--scale", type=float, help="scale factor (default: the model's own)")
+    parser.add_argument(
+        "--codec", default="h264", choices=("h264", "h265", "vp9", "av1"), help="video codec (default h264)"
+    )
+    parser.add_argument("--crf", type=int, help="quality, lower is better (default: h264 18, h265 22, vp9 32, av1 32)")
+    parser.add_argument(
+        "--preset",
+        help="encoder speed preset (default: veryfast for h264, fast for h265, 8 for av1; medium/slow: smaller files)",
+    )
+    parser.add_argument(
+        "--pix-fmt", choices=("yuv420p", "yuv420p10le"), help="output pixel format (default: 10-bit if IN is)"
+    )
+    parser.add_argument(
+        "--temporal", type=float, default=0.0, metavar="A",
+        help="flicker reduction 0..1: blend what the model adds with the motion-compensated previous frame's "
+        "(default 0: off)",
+    )
+    parser.add_argument(
+        "--temporal-mode", choices=("residual", "output"), default="residual",
+        help="residual: steady only what the model adds (default); output: the whole frame, which also calms "
+        "the input's noise",
+    )
+    parser.add_argument("--tile", type=int, help="tile size in input pixels; 0 = off (default: the model's advice)")
+    parser.add_argument("--segment-frames", type=int, default=120, help="frames per resumable segment (default 120)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    parser.add_argument("--restart", action="store_true", help="discard an unfinished run's work folder and start over")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from acutance.errors import OptionError
+
+    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
+        raise OptionError(f"--scale must be a positive number, got {args.scale:g}")
+    from acutance.video import VideoOptions, enhance_video
+
+    options = VideoOptions(
+        model=args.model,
+        scale=args.scale,
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        pix_fmt=args.pix_fmt,
+        temporal=args.temporal,
+        temporal_mode=args.temporal_mode,
+        tile=args.tile,
+        segment_frames=args.segment_frames,
+    )
+    target = args.output
+    if target is None:
+        from acutance.models.registry import load_model
+        from acutance.pipeline.enhance import resolve_scale
+
+        scale = resolve_scale(load_model(args.model), args.scale)
+        suffix = args.input.suffix if args.input.suffix.lower() in (".mp4", ".mkv", ".mov", ".webm", ".m4v") else ".mkv"
+        target = args.input.with_name(f"{args.input.stem}_{args.model}_x{scale:g}{suffix}")
+    try:
+        report = enhance_video(args.input, target, options, overwrite=args.overwrite, restart=args.restart)
+    except KeyboardInterrupt:
+        print("acutance: finished segments are kept; run the same command again to resume", file=sys.stderr)
+        raise
+    resumed = f", {report.reused_segments} segments reused" if report.reused_segments else ""
+    speed = f"{report.enhanced_frames} enhanced at {report.fps:.1f} fps"
+    print(f"{report.output}: {report.frames} frames, {speed}{resumed}")
+    return 0

@@ -1,0 +1,369 @@
+"""Training of LUT models (torch, CPU): tiny nets with restricted receptive fields, table conversion, and
+LUT-aware fine-tuning of the tables. torch is imported lazily (the ``train`` extra); the runtime never needs it.
+
+The forward pass mirrors ``acutance.lut.runtime`` exactly: per stage, each sampling pattern (S 2x2, D
+dilated 2x2, Y) reads 4 pixels of the input rotated by 0/90/180/270 degrees (end-padded by edge
+replication), a function of those 4 values gives ``s*s`` outputs, they are pixel-shuffled, rotated back and
+summed over patterns and rotations, then ``clip(sum / divisor + bias [+ x], 0, 255)``, rounded between
+stages (straight-through gradient). The function is either a small MLP (training, ``NetStage``) or the
+4-simplex interpolation of a 17^4 table (fine-tuning, ``TableStage``); ``net_to_tables`` samples the MLP at
+the 17^4 grid points (0, 16, ..., 256), so at inputs on the grid the table model equals the net exactly.
+
+Data: HR crops from the training folder(s) and their protocol LR (MATLAB bicubic, 8-bit RGB), on MATLAB Y.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from acutance.errors import OptionError
+from acutance.lut import kernels
+from acutance.lut.runtime import N_ENTRIES, LutModel, Stage
+
+L = kernels.LEVELS
+
+
+@dataclass
+class TrainConfig:
+    """``acutance train lut --config FILE`` (JSON or TOML): every field optional."""
+
+    scale: int = 4
+    method: str = "fit"  # "fit": least-squares tables (no torch); "net": MLPs -> tables
+    patterns: list[str] = field(default_factory=lambda: ["s", "d", "y"])
+    stages: int = 1  # net method: 1x stages before the upscaling one
+    # fit method
+    lam: float = 1.0
+    smooth: float = 0.0
+    fit_iterations: int = 12
+    max_images: int = 1000
+    max_lr_pixels: int = 6_000_000
+    transpose: bool = True
+    # net method
+    hidden: int = 64
+    steps: int = 2000
+    batch: int = 16
+    crop: int = 48  # HR crop size (a multiple of the scale)
+    lr: float = 1e-3
+    # LUT-aware fine-tuning of the tables (both methods)
+    finetune_steps: int = 0
+    finetune_lr: float = 1e-2  # Adam step in table units (8-bit levels / number of summed outputs)
+    seed: int = 0
+    threads: int = 1
+
+    @classmethod
+    def load(cls, path: str | Path | None, **overrides) -> "TrainConfig":
+        values: dict = {}
+        if path is not None:
+            text = Path(path).read_text(encoding="utf-8")
+            if str(path).endswith(".toml"):
+                import tomllib
+
+                values = tomllib.loads(text)
+            else:
+                values = json.loads(text)
+        values |= {k: v for k, v in overrides.items() if v is not None}
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise OptionError(f"unknown training option(s): {', '.join(unknown)}")
+        config = cls(**values)
+        if config.method not in ("fit", "net"):
+            raise OptionError(f"method must be 'fit' or 'net', got {config.method!r}")
+        if config.scale not in (2, 3, 4):
+            raise OptionError(f"scale must be 2, 3 or 4, got {config.scale}")
+        if any(p not in kernels.PATTERNS for p in config.patterns):
+            raise OptionError(f"patterns must be among {', '.join(kernels.PATTERNS)}")
+        if config.crop % config.scale:
+            raise OptionError(f"crop {config.crop} is not a multiple of the scale {config.scale}")
+        return config
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise OptionError("LUT training needs torch (pip install 'acutance[train]')") from error
+    return torch
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def load_luma_pairs(files: list[Path], scale: int, max_images: int, seed: int = 0):
+    """[(lr_y, hr_y)] float32 0-255 under the SR protocol (MATLAB bicubic LR stored as 8-bit RGB)."""
+    from acutance.color import rgb_to_ycbcr
+    from acutance.io import read_image
+    from acutance.metrics.sr_protocol import make_lr, modcrop
+
+    order = np.random.default_rng(seed).permutation(len(files))[:max_images]
+    pairs = []
+    for i in order:
+        hr = modcrop(read_image(files[i]).rgb, scale)
+        lr = make_lr(hr, scale)
+        pairs.append((rgb_to_ycbcr(lr)[:, :, 0] * 255.0, rgb_to_ycbcr(hr)[:, :, 0] * 255.0))
+    return pairs
+
+
+def sample_batch(pairs, scale: int, crop: int, batch: int, rng: np.random.Generator):
+    """Random aligned crops: (lr (B,1,c/s,c/s), hr (B,1,c,c)) float32 arrays, with random flips."""
+    lc = crop // scale
+    lrs, hrs = [], []
+    while len(lrs) < batch:
+        lr, hr = pairs[rng.integers(len(pairs))]
+        if lr.shape[0] < lc or lr.shape[1] < lc:
+            continue
+        y, x = rng.integers(lr.shape[0] - lc + 1), rng.integers(lr.shape[1] - lc + 1)
+        a, b = lr[y : y + lc, x : x + lc], hr[y * scale : (y + lc) * scale, x * scale : (x + lc) * scale]
+        if rng.random() < 0.5:
+            a, b = a.T, b.T
+        lrs.append(a)
+        hrs.append(b)
+    return np.stack(lrs)[:, None].copy(), np.stack(hrs)[:, None].copy()
+
+
+# ---------------------------------------------------------------------------------------- forward pass
+
+
+def _gather(x, pattern: str):
+    """(B,1,H,W) -> (B,H,W,4): the pattern's 4 values per anchor, input end-padded by edge replication."""
+    torch = _torch()
+    height, width = x.shape[2], x.shape[3]
+    padded = torch.nn.functional.pad(x, (0, kernels.PAD, 0, kernels.PAD), mode="replicate")
+    return torch.stack(
+        [padded[:, 0, di : di + height, dj : dj + width] for di, dj in kernels.PATTERNS[pattern]], dim=-1
+    )
+
+
+def _ensemble(x, fns, patterns, scale: int):
+    """Sum over patterns and rotations of fn(4 values) -> s*s outputs, pixel-shuffled and rotated back."""
+    torch = _torch()
+    total = 0
+    for fn, pattern in zip(fns, patterns):
+        for r in range(4):
+            xr = torch.rot90(x, r, (2, 3))
+            values = _gather(xr, pattern)  # (B,h,w,4)
+            out = fn(values)  # (B,h,w,s*s)
+            b, h, w, _ = out.shape
+            out = out.reshape(b, h, w, scale, scale).permute(0, 1, 3, 2, 4).reshape(b, 1, h * scale, w * scale)
+            total = total + torch.rot90(out, -r, (2, 3))
+    return total
+
+
+def _finish(total, x, stage: Stage | dict, last: bool):
+    """clip(sum / divisor + bias [+ x]), rounded with a straight-through gradient between stages."""
+    torch = _torch()
+    get = stage.__getitem__ if isinstance(stage, dict) else lambda k: getattr(stage, k)
+    out = total / get("divisor") + get("bias")
+    if get("residual"):
+        out = out + x
+    out = out.clamp(0.0, 255.0)
+    if not last:
+        out = out + (torch.round(out) - out).detach()
+    return out
+
+
+def simplex_interp(table, values):
+    """Differentiable 4-simplex interpolation: table (17**4, C), values (..., 4) in [0, 255] -> (..., C).
+
+    Gradients reach the table entries and the values (through the weights: piecewise linear).
+    """
+    torch = _torch()
+    shape = values.shape[:-1]
+    v = values.reshape(-1, 4)
+    msb = torch.clamp(torch.floor(v.detach() / kernels.STEP), max=L - 2).long()
+    lsb = v - msb * kernels.STEP
+    strides = torch.tensor([L**3, L**2, L, 1], dtype=torch.long)
+    base = (msb * strides).sum(1, keepdim=True)
+    f, order = torch.sort(lsb, dim=1, descending=True)
+    idx = torch.cat([base, base + torch.cumsum(strides[order], dim=1)], dim=1)  # (N,5)
+    w = torch.cat([kernels.STEP - f[:, :1], f[:, :-1] - f[:, 1:], f[:, -1:]], dim=1)  # (N,5)
+    out = (w.unsqueeze(-1) * table[idx]).sum(1) / kernels.STEP
+    return out.reshape(*shape, table.shape[1])
+
+
+def _mlp(hidden: int, n_out: int, init_mean: float):
+    """4 values -> n_out: ``init_mean`` x (mean of the 4) plus a learned MLP (last layer zero: starts as prior)."""
+    torch = _torch()
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Sequential(
+                torch.nn.Linear(4, hidden), torch.nn.ReLU(),
+                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                torch.nn.Linear(hidden, n_out),
+            )  # fmt: skip
+            torch.nn.init.zeros_(self.body[-1].weight)
+            torch.nn.init.zeros_(self.body[-1].bias)
+
+        def forward(self, values):
+            return values.mean(-1, keepdim=True) * init_mean + self.body(values / 255.0 - 0.5) * 64.0
+
+    return Net()
+
+
+class LutNet:
+    """A cascade of stages of MLPs (``kind="net"``) or tables (``kind="table"``), as torch modules."""
+
+    def __init__(self, stage_specs: list[dict], fns: list[list]):
+        torch = _torch()
+        self.specs = stage_specs
+        self.fns = fns
+        self.modules = torch.nn.ModuleList([m for stage in fns for m in stage if isinstance(m, torch.nn.Module)])
+
+    def parameters(self):
+        return self.modules.parameters()
+
+    def __call__(self, x):
+        for i, (spec, fns) in enumerate(zip(self.specs, self.fns)):
+            total = _ensemble(x, fns, spec["patterns"], spec["scale"])
+            x = _finish(total, x, spec, last=i == len(self.specs) - 1)
+        return x
+
+
+def build_net(config: TrainConfig) -> LutNet:
+    """MLP stages: ``stages - 1`` residual 1x stages, then the upscaling stage (plain sums)."""
+    specs, fns = [], []
+    n_pat = len(config.patterns)
+    for i in range(config.stages):
+        last = i == config.stages - 1
+        s = config.scale if last else 1
+        specs.append(
+            {"patterns": list(config.patterns), "scale": s, "divisor": 1.0, "bias": 0.0, "residual": not last}
+        )
+        # 1x stages start as the identity (residual, zero MLP); the upscaler as a 4-pixel mean
+        prior = 1.0 / (4 * n_pat) if last else 0.0
+        fns.append([_mlp(config.hidden, s * s, prior) for _ in config.patterns])
+    return LutNet(specs, fns)
+
+
+def net_to_tables(net: LutNet) -> list[np.ndarray]:
+    """Sample every MLP at the 17^4 grid points (0, 16, ..., 256): float32 tables (P, 17**4, s*s) per stage."""
+    torch = _torch()
+    levels = torch.arange(L, dtype=torch.float32) * kernels.STEP
+    grid = torch.stack(torch.meshgrid(levels, levels, levels, levels, indexing="ij"), dim=-1).reshape(-1, 4)
+    out = []
+    with torch.no_grad():
+        for fns in net.fns:
+            out.append(np.stack([np.concatenate([fn(chunk).numpy() for chunk in grid.split(65536)]) for fn in fns]))
+    return [t.astype(np.float32) for t in out]
+
+
+def table_net(model: LutModel) -> LutNet:
+    """Torch tables (float, trainable) of a model; integer tables are divided by the stage divisor."""
+    torch = _torch()
+    specs, fns = [], []
+    for stage in model.stages:
+        specs.append(
+            {"patterns": list(stage.patterns), "scale": stage.scale, "divisor": 1.0, "bias": stage.bias,
+             "residual": stage.residual}
+        )  # fmt: skip
+        tables = [torch.nn.Parameter(torch.tensor(t.astype(np.float32) / stage.divisor)) for t in stage.tables]
+        fns.append([_TableFn(t) for t in tables])
+    net = LutNet(specs, fns)
+    net.tables = [fn.table for stage in fns for fn in stage]
+    return net
+
+
+class _TableFn:
+    def __init__(self, table):
+        self.table = table
+
+    def __call__(self, values):
+        return simplex_interp(self.table, values)
+
+
+def tables_to_model(net: LutNet, tables: list[np.ndarray], padding: str = "edge", meta: dict | None = None) -> LutModel:
+    """Float tables (P, 17**4, s*s) per stage -> int8 ``LutModel`` (one scale and offset per stage)."""
+    from acutance.lut.fit import quantise_stage
+
+    stages = []
+    for spec, table in zip(net.specs, tables):
+        stage = quantise_stage(np.asarray(table, np.float64), spec["patterns"], spec["scale"])
+        stage.bias += spec["bias"]
+        stage.residual = bool(spec["residual"])
+        stage.round = True
+        stages.append(stage)
+    return LutModel(stages, input="luma", padding=padding, meta=meta or {})
+
+
+def _train_loop(net: LutNet, params, pairs, config: TrainConfig, steps: int, lr: float, log, label: str):
+    torch = _torch()
+    rng = np.random.default_rng(config.seed + 1)
+    optimiser = torch.optim.Adam(params, lr=lr)
+    start = time.perf_counter()
+    running = 0.0
+    for step in range(1, steps + 1):
+        lr_np, hr_np = sample_batch(pairs, config.scale, config.crop, config.batch, rng)
+        out = net(torch.from_numpy(lr_np))
+        loss = torch.mean((out - torch.from_numpy(hr_np)) ** 2)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        running += loss.item()
+        if step % 100 == 0 or step == steps:
+            n = 100 if step % 100 == 0 else step % 100
+            log(f"  {label} step {step}: RMSE {np.sqrt(running / n):.3f} levels ({time.perf_counter() - start:.0f} s)")
+            running = 0.0
+
+
+def finetune_tables(model: LutModel, pairs, config: TrainConfig, log=print) -> LutModel:
+    """LUT-aware fine-tuning: Adam on the table entries through the differentiable interpolation."""
+    torch = _torch()
+    torch.manual_seed(config.seed)
+    net = table_net(model)
+    _train_loop(net, net.tables, pairs, config, config.finetune_steps, config.finetune_lr, log, "finetune")
+    tables = []
+    i = 0
+    for spec in net.specs:
+        n = len(spec["patterns"])
+        tables.append(np.stack([t.detach().numpy() for t in net.tables[i : i + n]]))
+        i += n
+    meta = dict(model.meta) | {"finetune_steps": config.finetune_steps}
+    out = tables_to_model(net, tables, model.padding, meta)
+    for stage, old in zip(out.stages, model.stages):
+        stage.round = old.round
+    return out
+
+
+def train(config: TrainConfig, data_dirs: list[Path], log=print) -> LutModel:
+    """Train a LUT model by the config's method on the images under ``data_dirs``."""
+    from acutance.io import list_images
+
+    files = [f for d in data_dirs for f in list_images(Path(d), recursive=True)[0]]
+    if not files:
+        raise OptionError(f"no training images under {', '.join(map(str, data_dirs))}")
+    start = time.perf_counter()
+    if config.method == "fit":
+        from acutance.lut.fit import FitOptions, fit_model
+
+        options = FitOptions(
+            scale=config.scale, patterns=tuple(config.patterns), lam=config.lam, smooth=config.smooth,
+            iterations=config.fit_iterations,
+            max_images=config.max_images, max_lr_pixels=config.max_lr_pixels, transpose=config.transpose,
+            seed=config.seed,
+        )  # fmt: skip
+        model = fit_model(files, options, log)
+        needs_pairs = config.finetune_steps > 0
+    else:
+        torch = _torch()
+        torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        pairs = load_luma_pairs(files, config.scale, config.max_images, config.seed)
+        net = build_net(config)
+        _train_loop(net, list(net.parameters()), pairs, config, config.steps, config.lr, log, "net")
+        model = tables_to_model(net, net_to_tables(net), "edge", {"method": "MLP nets -> tables, int8"})
+        needs_pairs = False
+    if config.finetune_steps > 0:
+        torch = _torch()
+        torch.set_num_threads(config.threads)
+        if needs_pairs:
+            pairs = load_luma_pairs(files, config.scale, config.max_images, config.seed)
+        model = finetune_tables(model, pairs, config, log)
+    model.meta |= {"config": asdict(config), "train_seconds_total": round(time.perf_counter() - start, 1)}
+    return model

@@ -1,0 +1,260 @@
+// The acutance page: upload, follow the job, compare before/after with one zoom for both, download.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { file: null, models: [], job: null, view: { z: 1, x: 0, y: 0 }, split: 0.5, size: null };
+
+// ------------------------------------------------------------------------------ models and options
+
+async function loadModels() {
+  const response = await fetch("/api/models");
+  const data = await response.json();
+  state.models = data.models;
+  state.noReference = data.no_reference_metric;
+  const groups = {};
+  for (const m of data.models) (groups[m.task] ||= []).push(m);
+  const select = $("model");
+  for (const [task, models] of Object.entries(groups)) {
+    const group = document.createElement("optgroup");
+    group.label = task;
+    for (const m of models) group.append(new Option(m.name, m.name));
+    select.append(group);
+  }
+  select.value = data.models.some((m) => m.name === "raisr-x2") ? "raisr-x2" : data.models[0].name;
+  const lim = data.limits;
+  $("limits").textContent = `up to ${fmtBytes(lim.max_upload_bytes)}, ${(lim.max_input_pixels / 1e6).toFixed(0)} MP`;
+  modelChanged();
+}
+
+function currentModel() { return state.models.find((m) => m.name === $("model").value); }
+
+function modelChanged() {
+  const m = currentModel();
+  $("model-summary").textContent = m.summary;
+  const scales = m.scales || [1.5, 2, 3, 4];
+  const select = $("scale");
+  select.replaceChildren(...scales.map((s) => new Option(`×${s}`, s)));
+  select.value = String(m.default_scale);
+  if (!select.value) select.selectedIndex = 0;
+  select.disabled = scales.length === 1;
+}
+
+function fmtBytes(n) { return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MB` : `${Math.round(n / 1e3)} kB`; }
+
+// ------------------------------------------------------------------------------------------- input
+
+function setFile(file) {
+  if (!file) return;
+  state.file = file;
+  $("drop").classList.add("has-file");
+  $("drop-text").innerHTML = "";
+  const name = document.createElement("strong");
+  name.textContent = file.name;
+  $("drop-text").append(name, document.createElement("br"), `${fmtBytes(file.size)} · click or drop to change`);
+  $("run").disabled = false;
+  setStatus("Ready: choose a model and press Enhance.");
+}
+
+function setupDrop() {
+  const drop = $("drop");
+  $("file").addEventListener("change", (e) => setFile(e.target.files[0]));
+  drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") $("file").click(); });
+  for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); setFile(e.dataTransfer.files[0]); });
+  // A file dropped anywhere else should not make the browser navigate away from the page.
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => { e.preventDefault(); if (e.dataTransfer.files.length) setFile(e.dataTransfer.files[0]); });
+}
+
+function setStatus(text, kind = "") {
+  $("status").textContent = text;
+  $("status").className = `status ${kind}`;
+}
+
+function setProgress(fraction, busy = false) {
+  $("progress-bar").style.width = `${Math.round(fraction * 100)}%`;
+  $("progress-bar").classList.toggle("busy", busy);
+}
+
+// --------------------------------------------------------------------------------------------- jobs
+
+async function run() {
+  if (!state.file) return;
+  const form = new FormData();
+  form.append("image", state.file);
+  const reference = $("reference").files[0];
+  if (reference) form.append("reference", reference);
+  form.append("model", $("model").value);
+  form.append("scale", $("scale").value);
+  form.append("strength", String($("strength").value / 100));
+  $("run").disabled = true;
+  document.body.dataset.state = "running";
+  setProgress(0.01);
+  setStatus("Uploading…");
+  try {
+    const response = await fetch("/api/jobs", { method: "POST", body: form });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(detail(body, response));
+    await poll(body.id);
+  } catch (error) {
+    document.body.dataset.state = "failed";
+    setProgress(0);
+    setStatus(error.message, "error");
+  } finally {
+    $("run").disabled = false;
+  }
+}
+
+function detail(body, response) {
+  if (typeof body.detail === "string") return body.detail;
+  if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+  return `${response.status} ${response.statusText}`;
+}
+
+async function poll(id) {
+  for (;;) {
+    const response = await fetch(`/api/jobs/${id}`);
+    const job = await response.json();
+    if (!response.ok) throw new Error(detail(job, response));
+    if (job.status === "failed") throw new Error(job.message);
+    if (job.status === "done") return showResult(job);
+    setProgress(Math.max(job.progress, 0.02), job.stage === "enhancing" && job.progress <= 0.1);
+    setStatus(job.status === "queued" ? "Waiting for a free worker…" : `${cap(job.stage)}… ${Math.round(job.progress * 100)}%`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+async function showResult(job) {
+  state.job = job;
+  setProgress(1);
+  setStatus("Loading the comparison…");
+  const [w, h] = job.output_size;
+  state.size = { w, h };
+  await Promise.all([load($("after"), `/api/jobs/${job.id}/preview/result`), load($("before"), `/api/jobs/${job.id}/preview/input`)]);
+  for (const img of [$("after"), $("before")]) { img.style.width = `${w}px`; img.style.height = `${h}px`; }
+  $("viewer").classList.remove("empty");
+  $("divider").hidden = false;
+  document.querySelectorAll(".tag").forEach((t) => (t.hidden = false));
+  fit();
+  const [iw, ih] = job.input_size;
+  facts($("facts"), [
+    ["Model", `${job.model} ×${job.scale}${job.strength < 1 ? `, ${Math.round(job.strength * 100)}%` : ""}`],
+    ["Size", `${iw}×${ih} → ${w}×${h}`],
+    ["Time", `${job.seconds.toFixed(2)} s`],
+  ]);
+  const m = job.metrics, rows = [];
+  if (m.psnr !== null) rows.push(["PSNR", `${m.psnr.toFixed(2)} dB`]);
+  if (m.ssim !== null) rows.push(["SSIM", m.ssim.toFixed(4)]);
+  if (m.niqe !== null) rows.push(["NIQE", `${m.niqe.toFixed(2)} (lower is better)`]);
+  if (m.psnr === null && m.ssim === null && !m.notes.some((n) => n.includes("PSNR")))
+    rows.push(["PSNR", "add a reference to measure"]);
+  if (m.niqe === null) rows.push(["NIQE", m.notes.includes("no-reference score not available") ? "no-reference score not available" : "–"]);
+  for (const note of m.notes.filter((n) => n !== "no-reference score not available")) rows.push(["Note", note]);
+  facts($("metrics"), rows);
+  const link = $("download");
+  link.href = `/api/jobs/${job.id}/result`;
+  link.download = job.result_name;
+  $("download-name").textContent = `${job.result_name} · ${job.result_name.split(".").pop().toUpperCase()}, as the CLI writes it`;
+  $("results").hidden = false;
+  setStatus(`Done in ${job.seconds.toFixed(2)} s.`, "ok");
+  document.body.dataset.state = "done";
+}
+
+function load(img, src) {
+  return new Promise((resolve, reject) => {
+    img.onload = () => resolve();
+    img.onerror = () => reject(new Error(`cannot show ${src}`));
+    img.src = src;
+  });
+}
+
+function facts(dl, rows) {
+  dl.replaceChildren();
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = k; dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
+// ------------------------------------------------------------------- comparison: one view, two images
+
+function apply() {
+  if (!state.size) return;
+  const { z, x, y } = state.view, viewer = $("viewer");
+  $("stage").style.transform = `translate(${x}px, ${y}px) scale(${z})`;
+  $("stage").classList.toggle("pixelated", z >= 2);
+  const splitX = state.split * viewer.clientWidth;
+  // The divider stays where it is on screen; the before layer is cut at the same image column.
+  const column = Math.min(Math.max((splitX - x) / z, 0), state.size.w);
+  $("before").style.clipPath = `inset(0 ${state.size.w - column}px 0 0)`;
+  $("divider").style.left = `${splitX}px`;
+  $("split").value = String(state.split * 100);
+  $("zoom-label").textContent = `${Math.round(z * 100)}%`;
+}
+
+function fit() {
+  const viewer = $("viewer"), { w, h } = state.size;
+  const z = Math.min(viewer.clientWidth / w, viewer.clientHeight / h);
+  state.view = { z, x: (viewer.clientWidth - w * z) / 2, y: (viewer.clientHeight - h * z) / 2 };
+  apply();
+}
+
+function zoomAt(factor, cx, cy) {
+  if (!state.size) return;
+  const v = state.view, z = Math.min(Math.max(v.z * factor, 0.05), 32);
+  state.view = { z, x: cx - ((cx - v.x) * z) / v.z, y: cy - ((cy - v.y) * z) / v.z };
+  apply();
+}
+
+function setupViewer() {
+  const viewer = $("viewer");
+  let drag = null;
+  viewer.addEventListener("pointerdown", (e) => {
+    if (!state.size) return;
+    const onDivider = e.target.closest(".divider");
+    drag = { mode: onDivider ? "split" : "pan", x: e.clientX, y: e.clientY, vx: state.view.x, vy: state.view.y };
+    viewer.setPointerCapture(e.pointerId);
+    if (!onDivider) viewer.classList.add("panning");
+  });
+  viewer.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    if (drag.mode === "split") {
+      const box = viewer.getBoundingClientRect();
+      state.split = Math.min(Math.max((e.clientX - box.left) / box.width, 0), 1);
+    } else {
+      state.view.x = drag.vx + e.clientX - drag.x;
+      state.view.y = drag.vy + e.clientY - drag.y;
+    }
+    apply();
+  });
+  const end = () => { drag = null; viewer.classList.remove("panning"); };
+  viewer.addEventListener("pointerup", end);
+  viewer.addEventListener("pointercancel", end);
+  viewer.addEventListener("wheel", (e) => {
+    if (!state.size) return;
+    e.preventDefault();
+    const box = viewer.getBoundingClientRect();
+    zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - box.left, e.clientY - box.top);
+  }, { passive: false });
+  viewer.addEventListener("dblclick", () => state.size && fit());
+  $("split").addEventListener("input", (e) => { state.split = e.target.value / 100; apply(); });
+  const centre = () => [viewer.clientWidth / 2, viewer.clientHeight / 2];
+  $("zoom-in").addEventListener("click", () => zoomAt(1.5, ...centre()));
+  $("zoom-out").addEventListener("click", () => zoomAt(1 / 1.5, ...centre()));
+  $("zoom-fit").addEventListener("click", () => state.size && fit());
+  $("zoom-1").addEventListener("click", () => zoomAt(1 / state.view.z, ...centre()));
+  window.addEventListener("resize", apply);
+}
+
+// ------------------------------------------------------------------------------------------- start
+
+$("model").addEventListener("change", modelChanged);
+$("strength").addEventListener("input", (e) => ($("strength-value").textContent = `${e.target.value}%`));
+$("run").addEventListener("click", run);
+setupDrop();
+setupViewer();
+loadModels().catch((error) => setStatus(`Cannot load the models: ${error.message}`, "error"));
