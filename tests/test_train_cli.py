@@ -84,3 +84,26 @@ def test_bad_training_input_fails_cleanly(tmp_path: Path, capsys, extra, fragmen
     assert main(argv) == 1
     assert fragment in _error_line(capsys)
     assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.bin").exists()
+
+
+def test_model_files_dispatch_by_format(tmp_path: Path):
+    from acutance.errors import ModelError
+    from acutance.models.registry import load_model
+    from acutance.raisr.runtime import weight_path
+
+    for name in ("lut-x2", "raisr-fast-x2"):  # a LUT file and a hashed-filter file, loaded by path
+        loaded = load_model(str(weight_path(name)))
+        assert loaded.info.scales == (2,) and loaded.info.name == name
+    odd = tmp_path / "odd.npz"
+    np.savez(odd, meta=np.array('{"format": "something-else"}'))
+    with pytest.raises(ModelError, match="not a model file of a known format"):
+        load_model(str(odd))
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(ModelError, match="notes.npz"):
+        load_model(str(text))
+    (tmp_path / "m.pth").write_bytes(b"x")
+    with pytest.raises(ModelError, match="unknown model file type"):
+        load_model(str(tmp_path / "m.pth"))
+    with pytest.raises(ModelError, match="not found"):
+        load_model(str(tmp_path / "absent.npz"))

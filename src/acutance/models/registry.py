@@ -159,15 +159,39 @@ def model_info(name: str) -> ModelInfo:
 
 
 def load_model_file(path: str | os.PathLike) -> Enhancer:
-    """Load a model file of your own (e.g. written by ``acutance train``), by its extension."""
+    """Load a model file of your own (e.g. written by ``acutance train``), by its extension and format."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file {path} not found")
-    loaders = {".npz": "acutance.raisr.runtime:load_file"}
-    if path.suffix.lower() not in loaders:
-        raise ModelError(f"{path}: unknown model file type {path.suffix!r} (known: {', '.join(loaders)})")
-    module_name, _, function = loaders[path.suffix.lower()].partition(":")
+    if path.suffix.lower() != ".npz":
+        raise ModelError(f"{path}: unknown model file type {path.suffix!r} (known: .npz)")
+    loader = _NPZ_LOADERS.get(_npz_format(path))
+    if loader is None:
+        known = ", ".join(_NPZ_LOADERS)
+        raise ModelError(f"{path}: not a model file of a known format (format {_npz_format(path)!r}; known: {known})")
+    module_name, _, function = loader.partition(":")
     return getattr(importlib.import_module(module_name), function)(path)
+
+
+# An .npz model file names its format in the JSON string under "meta" (the file is the config).
+_NPZ_LOADERS = {
+    "acutance-hashed-filters-1": "acutance.raisr.runtime:load_file",
+    "acutance-lut-1": "acutance.lut.runtime:load_file",
+}
+
+
+def _npz_format(path: Path) -> str | None:
+    import json
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise ModelError(f"{path}: cannot read model file: {error}") from None
+    return meta.get("format") if isinstance(meta, dict) else None
 
 
 def load_model(name: str) -> Enhancer:
