@@ -4,7 +4,7 @@ Usage:
   python benchmarks/train_hashed.py raisr-x2 [raisr-x3 ...]       # writes src/acutance/weights/NAME.npz
   python benchmarks/train_hashed.py --variants --scale 2          # the variant comparison table (on BSD100)
 Names: raisr-x{2,3,4} (preset quality), raisr-fast-x2 (preset fast), blade-denoise-{15,25,50},
-blade-deblock-q{10,20,30,40}. Each model file records its training time and settings in ``meta``; the
+blade-deblock-q{10,20,30,40}, blade-sharpen (undoes a Gaussian blur of sigma 1). Each model file records its training time and settings in ``meta``; the
 quality numbers come from sr_quality.py / restore_quality.py. Settings were chosen on BSD100 (and a
 held-out part of the training data), never on Set5.
 """
@@ -54,6 +54,9 @@ def options_for(name: str, workers: int) -> tuple[TrainOptions, dict]:
     if m := re.fullmatch(r"blade-deblock-q(\d+)", name):
         layers = restore_layers("deblock")
         return TrainOptions(task="deblock", scale=1, layers=layers, jpeg_quality=int(m[1]), workers=workers), {}
+    if m := re.fullmatch(r"blade-sharpen", name):
+        layers = restore_layers("sharpen")
+        return TrainOptions(task="sharpen", scale=1, layers=layers, blur_sigma=1.0, workers=workers), {}
     sys.exit(f"unknown model name {name!r}")
 
 

@@ -72,3 +72,19 @@ def test_denoise_cli_picks_the_nearest_model_and_refuses_other_tasks(tmp_path: P
     assert "upscale model" in capsys.readouterr().err
     assert main(["denoise", str(source), "--sigma", "-3", "-o", str(tmp_path / "x.png")]) == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def test_blade_sharpen_undoes_a_mild_blur_and_cli_method(tmp_path: Path, capsys):
+    clean = _photo_like(seed=2)
+    blurred = cv2.GaussianBlur(clean, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
+    out = load_model("blade-sharpen")(blurred, 1.0)
+    assert psnr(np.clip(out, 0, 1), clean) > psnr(blurred, clean) + 1.0
+    flat = np.full((32, 32, 3), (0.8, 0.2, 0.3), np.float32)  # no halo, no shift on flat areas
+    np.testing.assert_allclose(load_model("blade-sharpen")(flat, 1.0), flat, atol=1e-5)
+    source = tmp_path / "soft.png"
+    write_image(source, blurred)
+    assert main(["sharpen", str(source), "--method", "blade"]) == 0
+    assert (tmp_path / "soft_blade.png").is_file()
+    capsys.readouterr()
+    assert main(["sharpen", str(source), "--method", "blade", "--sharpness", "0.3", "-o", str(tmp_path / "x.png")]) == 1
+    assert "--sharpness" in capsys.readouterr().err and not (tmp_path / "x.png").exists()

@@ -139,6 +139,17 @@ _MODELS: tuple[ModelInfo, ...] = (
     ),
     *(_blade("denoise", sigma) for sigma in (15, 25, 50)),
     *(_blade("deblock", quality) for quality in (10, 20, 30, 40)),
+    ModelInfo(
+        name="blade-sharpen",
+        task="sharpen",
+        scales=(1,),
+        summary="BLADE: hashed learned 7x7 filters trained to undo a Gaussian blur of sigma 1; no halos on flat areas",
+        licence="Apache-2.0",
+        loader=_HASHED,
+        input="ycbcr",
+        context=20,
+        default_scale=1.0,
+    ),
 )
 
 REGISTRY: dict[str, ModelInfo] = {info.name: info for info in _MODELS}
