@@ -23,7 +23,7 @@ from acutance.color import rgb_to_gray
 from acutance.contract import to_float, to_uint
 from acutance.io import list_images, read_image
 from acutance.metrics.psnr import psnr
-from acutance.models.registry import load_model
+from acutance.models.registry import REGISTRY, load_model
 from acutance.raisr.train import TrainOptions, image_seed, make_pair
 
 SIGMAS = (15, 25, 50)
@@ -66,11 +66,12 @@ def denoise(data, quick: bool) -> list[dict]:
     for sigma in SIGMAS:
         h = choose_nlm_h(data, sigma)
         model = load_model(f"blade-denoise-{sigma}")
+        multiscale = load_model(f"blade-denoise-ms-{sigma}") if f"blade-denoise-ms-{sigma}" in REGISTRY else None
         for dataset in ("Kodak24", "McMaster"):
             images, _ = list_images(data / "restore" / dataset)
             images = sorted(images)[:: 4 if quick else 1]
-            scores = {"input": [], "nlm": [], "blade": []}
-            times = {"nlm": [], "blade": []}
+            scores = {"input": [], "nlm": [], "blade": [], **({"blade_ms": []} if multiscale else {})}
+            times = {"nlm": [], "blade": [], **({"blade_ms": []} if multiscale else {})}
             for path in images:
                 clean = read_image(path).rgb
                 noisy = noisy_copy(clean, sigma, path.name)
@@ -82,6 +83,10 @@ def denoise(data, quick: bool) -> list[dict]:
                 out, t = timed(model, noisy, 1.0)
                 scores["blade"].append(psnr(np.clip(out, 0, 1), clean))
                 times["blade"].append(t / mp)
+                if multiscale:
+                    out, t = timed(multiscale, noisy, 1.0)
+                    scores["blade_ms"].append(psnr(np.clip(out, 0, 1), clean))
+                    times["blade_ms"].append(t / mp)
             rows.append({
                 "dataset": dataset, "sigma": sigma, "images": len(images), "nlm_h": h,
                 **{f"psnr_{k}": round(float(np.mean(v)), 3) for k, v in scores.items()},
@@ -158,6 +163,13 @@ def markdown(result: dict) -> str:
             f"| **{r['psnr_blade']:.2f}** | {r['s_per_mp_nlm']:.3f} | {r['s_per_mp_blade']:.3f} "
             f"| {r['s_per_mp_nlm'] / r['s_per_mp_blade']:.1f}x |"
         )
+    multiscale = [r for r in result["denoise"] if "psnr_blade_ms" in r]
+    if multiscale:
+        lines += ["", "Multiscale BLADE (`blade-denoise-ms-50`: the same steps at half size first):", "",
+                  "| set | sigma | BLADE | BLADE multiscale | its s/MP |", "|---|---|---|---|---|"]
+        for r in multiscale:
+            lines.append(f"| {r['dataset']} | {r['sigma']} | {r['psnr_blade']:.2f} | **{r['psnr_blade_ms']:.2f}** "
+                         f"| {r['s_per_mp_blade_ms']:.3f} |")
     lines += ["", "| set | JPEG quality | JPEG input | BLADE deblock | BLADE s/MP |", "|---|---|---|---|---|"]
     for r in result["deblock"]:
         lines.append(f"| classic5 | {r['quality']} | {r['psnr_input']:.2f} | **{r['psnr_blade']:.2f}** "

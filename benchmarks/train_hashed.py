@@ -48,6 +48,9 @@ def options_for(name: str, workers: int) -> tuple[TrainOptions, dict]:
     if m := re.fullmatch(r"raisr-fast-x([234])", name):
         scale = int(m[1])
         return TrainOptions(scale=scale, layers=upscale_layers("fast", scale), workers=workers), {"preset": "fast"}
+    if m := re.fullmatch(r"blade-denoise-ms-(\d+)", name):
+        layers = restore_layers("denoise", multiscale=True)
+        return TrainOptions(task="denoise", scale=1, layers=layers, noise_sigma=float(m[1]), workers=workers), {}
     if m := re.fullmatch(r"blade-denoise-(\d+)", name):
         layers = restore_layers("denoise")
         return TrainOptions(task="denoise", scale=1, layers=layers, noise_sigma=float(m[1]), workers=workers), {}

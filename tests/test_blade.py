@@ -24,12 +24,13 @@ def _photo_like(seed: int = 0) -> np.ndarray:
     return np.clip(gray + 0.3 * (image - gray), 0, 1).astype(np.float32)
 
 
-@pytest.mark.parametrize("sigma", [15, 25, 50])
-def test_denoisers_beat_their_input(sigma: int):
+@pytest.mark.parametrize("sigma, name", [(15, "blade-denoise-15"), (25, "blade-denoise-25"), (50, "blade-denoise-50"),
+                                         (50, "blade-denoise-ms-50")])
+def test_denoisers_beat_their_input(sigma: int, name: str):
     clean = _photo_like()
     rng = np.random.default_rng(sigma)
     noisy = to_float(to_uint(np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1), 8))
-    out = load_model(f"blade-denoise-{sigma}")(noisy, 1.0)
+    out = load_model(name)(noisy, 1.0)
     assert out.shape == clean.shape and out.dtype == np.float32
     gain = psnr(np.clip(out, 0, 1), clean) - psnr(noisy, clean)
     assert gain > 3.0, gain
@@ -65,6 +66,8 @@ def test_denoise_cli_picks_the_nearest_model_and_refuses_other_tasks(tmp_path: P
     write_image(source, _photo_like())
     assert main(["denoise", str(source), "--sigma", "22"]) == 0
     assert (tmp_path / "noisy_blade-denoise-25.png").is_file()
+    assert main(["denoise", str(source), "--sigma", "45"]) == 0
+    assert (tmp_path / "noisy_blade-denoise-ms-50.png").is_file()
     assert main(["deblock", str(source), "--jpeg-quality", "12", "-o", str(tmp_path / "d.png")]) == 0
     assert read_image(tmp_path / "d.png").rgb.shape == (96, 128, 3)
     capsys.readouterr()

@@ -182,11 +182,11 @@ def test_training_recovers_known_shuffle_filter():
     assert np.abs(filters[acc.counts >= 10] - truth[None]).max() < 1e-3
 
 
-@pytest.mark.parametrize("kind", ["shuffle", "same"])
+@pytest.mark.parametrize("kind", ["shuffle", "same", "coarse"])
 def test_augmentation_equals_training_on_flipped_and_rotated_images(kind: str):
     """Permuting the normal equations == accumulating the 8 flipped/rotated copies of the images."""
     s, k = 2, 5
-    params = FLAT if kind == "shuffle" else PARAMS
+    params = PARAMS if kind == "same" else FLAT
     layer = _layer(kind, params, k, s * s if kind == "shuffle" else 1)
     empty = HashedModel(task="upscale", scale=s, layers=())
     options = TrainOptions(scale=s)
@@ -227,6 +227,26 @@ def test_flat_areas_of_any_colour_stay_put():
     for colour in ((0.9, 0.1, 0.2), (0.0, 0.0, 1.0), (0.5, 0.5, 0.5)):
         flat = np.ones((12, 16, 3), np.float32) * np.float32(colour)
         np.testing.assert_allclose(run(model, flat), np.ones((24, 32, 3)) * colour, atol=1e-5)
+
+
+def test_coarse_layer_works_at_half_size_on_any_shape():
+    from acutance.raisr.model import enlarge, shrink
+
+    for shape in ((9, 13), (10, 12), (1, 1)):
+        plane = np.random.default_rng(0).random(shape, dtype=np.float32)
+        low = shrink(plane)
+        assert low.shape == ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+        assert enlarge(low, shape).shape == shape
+    rng = np.random.default_rng(3)
+    coarse = Layer("coarse", 0, 0, 5, FLAT, (0.05 * rng.standard_normal((FLAT.n_buckets, 1, 25))).astype(np.float32))
+    model = HashedModel("denoise", 1, (coarse,))
+    image = _textured_rgb(33, 47, seed=4)
+    out = run(model, image)
+    assert out.shape == image.shape and np.abs(out - image).max() > 1e-3  # it does something ...
+    flat = np.full((21, 30, 3), (0.7, 0.2, 0.4), np.float32)
+    np.testing.assert_allclose(run(model, flat), flat, atol=1e-5)  # ... but never shifts a flat area
+    with pytest.raises(ModelError, match="pixel types"):
+        Layer("coarse", 0, 0, 5, PARAMS, np.zeros((PARAMS.n_buckets, 1, 25), np.float32))
 
 
 def test_runtime_shape_and_zero_filters_give_bicubic():

@@ -138,6 +138,17 @@ _MODELS: tuple[ModelInfo, ...] = (
         context=8,  # bicubic 2 + filter 3 + hash window 2 + gradient 1
     ),
     *(_blade("denoise", sigma) for sigma in (15, 25, 50)),
+    ModelInfo(
+        name="blade-denoise-ms-50",
+        task="denoise",
+        scales=(1,),
+        summary="BLADE multiscale, sigma 50: the same steps first at half size (noise halved, twice the reach), then at full size",
+        licence="Apache-2.0",
+        loader=_HASHED,
+        input="ycbcr",
+        context=40,  # three half-size layers count double
+        default_scale=1.0,
+    ),
     *(_blade("deblock", quality) for quality in (10, 20, 30, 40)),
     ModelInfo(
         name="blade-sharpen",

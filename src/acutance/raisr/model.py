@@ -6,7 +6,10 @@ bicubic when ``scale > 1``, and each layer adds a learned residual to one channe
 - ``shuffle`` (filter-then-pixel-shuffle, RAISR on the LR grid): every pixel of the *input* channel gets a
   k x k patch and ``scale^2`` filters, one per position of its ``scale x scale`` output block;
 - ``same``: every pixel of the *current* channel gets one k x k filter (RAISR's upscale-then-filter when it
-  is the first layer of an upscaler; a refinement pass after another layer; BLADE for restoration).
+  is the first layer of an upscaler; a refinement pass after another layer; BLADE for restoration);
+- ``coarse``: a ``same`` layer run on the current channel shrunk 2x (area average), its residual enlarged
+  back (bilinear) and added: BLADE's multiscale step, where strong noise is halved and a small filter
+  reaches twice as far.
 
 Patches are taken relative to their centre pixel, so no filter can shift a flat area: the residual does not
 depend on the level of brightness or colour (a colour far from the training data's stays put).
@@ -36,7 +39,7 @@ from acutance.raisr.hashing import HashParams, hash_image
 from acutance.resize import imresize
 
 FORMAT = "acutance-hashed-filters-1"
-KINDS = ("shuffle", "same")
+KINDS = ("shuffle", "same", "coarse")
 TASKS = ("upscale", "denoise", "deblock", "sharpen")
 _LAYER_KEYS = ("kind", "channel", "guide", "k", "period", "n_angle", "window", "sigma")
 
@@ -63,8 +66,8 @@ class Layer:
             raise ModelError(
                 f"filters have shape {self.filters.shape}, expected ({self.params.n_buckets}, outputs, {self.k**2})"
             )
-        if self.kind == "shuffle" and self.params.scale != 1:
-            raise ModelError("a shuffle layer has no pixel types (period 1)")
+        if self.kind in ("shuffle", "coarse") and self.params.scale != 1:
+            raise ModelError(f"a {self.kind} layer has no pixel types (period 1)")
 
     @property
     def outputs(self) -> int:
@@ -107,22 +110,44 @@ def apply_layer(layer: Layer, source: np.ndarray, state: np.ndarray, scale: int,
     from acutance.raisr import kernels
 
     hashes = {} if hashes is None else hashes
-    key = (layer.kind == "shuffle", layer.guide, layer.params)
+    key = (layer.kind, layer.guide, layer.params)
     if key not in hashes:
-        hashes[key] = hash_image((source if layer.kind == "shuffle" else state)[:, :, layer.guide], layer.params)
+        guide = (source if layer.kind == "shuffle" else state)[:, :, layer.guide]
+        hashes[key] = hash_image(shrink(guide) if layer.kind == "coarse" else guide, layer.params)
     buckets = hashes[key]
     radius = layer.k // 2
+    filters = layer.filters[:, 0]
     if layer.kind == "shuffle":
         padded = _pad(np.ascontiguousarray(source[:, :, layer.channel]), radius)
         base = np.ascontiguousarray(state[:, :, layer.channel])
         out = kernels.filter_shuffle(padded, buckets, layer.filters, layer.k, scale, base)
+    elif layer.kind == "coarse":
+        plane = np.ascontiguousarray(state[:, :, layer.channel])
+        low = shrink(plane)
+        low_out = kernels.filter_same(_pad(low, radius), buckets, filters, filters.sum(axis=1), layer.k, low)
+        out = plane + enlarge(low_out - low, plane.shape)
     else:
         plane = np.ascontiguousarray(state[:, :, layer.channel])
-        filters = layer.filters[:, 0]
         out = kernels.filter_same(_pad(plane, radius), buckets, filters, filters.sum(axis=1), layer.k, plane)
     state[:, :, layer.channel] = out
-    for stale in [k for k in hashes if not k[0] and k[1] == layer.channel]:  # that plane changed
+    for stale in [k for k in hashes if k[0] != "shuffle" and k[1] == layer.channel]:  # that plane changed
         del hashes[stale]
+
+
+def shrink(plane: np.ndarray) -> np.ndarray:
+    """The plane at half size (area average; an odd edge keeps its last row/column at half weight)."""
+    import cv2
+
+    height, width = plane.shape
+    return cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), ((width + 1) // 2, (height + 1) // 2),
+                      interpolation=cv2.INTER_AREA)
+
+
+def enlarge(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A half-size plane back at ``shape`` (bilinear)."""
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _affine(convert) -> np.ndarray:

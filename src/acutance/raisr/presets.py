@@ -33,12 +33,18 @@ def upscale_layers(preset: str, scale: int) -> tuple[LayerSpec, ...]:
 UPSCALE_PRESETS = ("quality", "fast", "classic")
 
 
-def restore_layers(task: str) -> tuple[LayerSpec, ...]:
-    """BLADE recipes: the luma first, then the chroma guided by the restored luma, then a second luma pass."""
+def restore_layers(task: str, multiscale: bool = False) -> tuple[LayerSpec, ...]:
+    """BLADE recipes: the luma first, then the chroma guided by the restored luma, then a second luma pass;
+    ``multiscale`` puts the same three steps at half size (``coarse`` layers) in front."""
     if task not in ("denoise", "deblock", "sharpen"):
         raise OptionError(f"unknown restoration task {task!r}")
+    coarse = (
+        LayerSpec(kind="coarse", k=7, window=7, sigma=1.5, fraction=0.5),
+        LayerSpec(kind="coarse", channel=1, guide=0, k=7, window=7, sigma=1.5, fraction=0.25),
+        LayerSpec(kind="coarse", channel=2, guide=0, k=7, window=7, sigma=1.5, fraction=0.25),
+    ) if multiscale else ()
     # With 8-fold augmentation a quarter of the pixels of ~120 images is ample for 216 buckets x 49 taps.
-    return (
+    return coarse + (
         LayerSpec(kind="same", k=7, window=7, sigma=1.5, fraction=0.25),
         LayerSpec(kind="same", channel=1, guide=0, k=7, window=7, sigma=1.5, fraction=0.125),
         LayerSpec(kind="same", channel=2, guide=0, k=7, window=7, sigma=1.5, fraction=0.125),

@@ -57,7 +57,7 @@ def context_pixels(model: HashedModel) -> int:
         if layer.kind == "shuffle":
             lr += reach
         else:
-            hr += reach
+            hr += 2 * reach if layer.kind == "coarse" else reach
     return lr + -(-hr // model.scale)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from acutance.color import rgb_to_ycbcr
 from acutance.errors import OptionError
 from acutance.raisr.hashing import HashParams, hash_image, structure_features
-from acutance.raisr.model import TASKS, HashedModel, Layer, apply_layer, initial_state
+from acutance.raisr.model import TASKS, HashedModel, Layer, apply_layer, initial_state, shrink
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,16 @@ class LayerSpec:
     fraction: float = 1.0  # share of each image's pixels used (random, seeded)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("shuffle", "same"):
-            raise OptionError(f"layer kind must be 'shuffle' or 'same', got {self.kind!r}")
+        if self.kind not in ("shuffle", "same", "coarse"):
+            raise OptionError(f"layer kind must be 'shuffle', 'same' or 'coarse', got {self.kind!r}")
         if self.k < 1 or self.k % 2 == 0:
             raise OptionError(f"filter size k must be odd and positive, got {self.k}")
         if self.n_angle % 2:
             raise OptionError(f"n_angle must be even (rotation by 90 degrees moves it by half), got {self.n_angle}")
         if not 0.0 < self.fraction <= 1.0:
             raise OptionError(f"fraction must be in (0, 1], got {self.fraction}")
-        if self.kind == "shuffle" and self.period != 1:
-            raise OptionError("a shuffle layer has no pixel types: period must be 1")
+        if self.kind in ("shuffle", "coarse") and self.period != 1:
+            raise OptionError(f"a {self.kind} layer has no pixel types: period must be 1")
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,9 @@ def layer_samples(
         plane, guide = source[:, :, layer.channel], source[:, :, layer.guide]
         h, w = plane.shape
         targets = residual.reshape(h, s, w, s).transpose(0, 2, 1, 3).reshape(h * w, s * s)
+    elif layer.kind == "coarse":  # the half-size plane learns the half-size clean plane
+        plane, guide = shrink(state[:, :, layer.channel]), shrink(state[:, :, layer.guide])
+        targets = (shrink(clean_plane) - plane).reshape(-1, 1)
     else:
         plane, guide = state[:, :, layer.channel], state[:, :, layer.guide]
         targets = residual.reshape(-1, 1)
@@ -275,7 +278,8 @@ def _guide_planes(paths: list[Path], partial: HashedModel, spec: LayerSpec, opti
         source, state = initial_state(partial, degraded)
         for done in partial.layers:
             apply_layer(done, source, state, partial.scale)
-        planes.append((source if spec.kind == "shuffle" else state)[:, :, spec.guide])
+        plane = (source if spec.kind == "shuffle" else state)[:, :, spec.guide]
+        planes.append(shrink(plane) if spec.kind == "coarse" else plane)
     return planes
 
 
