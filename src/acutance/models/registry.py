@@ -34,19 +34,25 @@ def _raisr(scale: int) -> ModelInfo:
     )
 
 
-def _blade(task: str, level: int) -> ModelInfo:
-    what = f"Gaussian noise sigma {level} (0-255)" if task == "denoise" else f"JPEG quality {level} artefacts"
+def _restorer(name: str, task: str, summary: str, context: int = 20) -> ModelInfo:
+    """A same-size hashed-filter model (BLADE); context: four layers of filter radius + hash window + gradient."""
     return ModelInfo(
-        name=f"blade-denoise-{level}" if task == "denoise" else f"blade-deblock-q{level}",
+        name=name,
         task=task,  # type: ignore[arg-type]
         scales=(1,),
-        summary=f"BLADE: hashed learned 7x7 filters that remove {what}; luma, then chroma guided by it",
+        summary=summary,
         licence="Apache-2.0",
         loader=_HASHED,
         input="ycbcr",
-        context=20,  # four layers of filter radius + hash window + gradient
+        context=context,
         default_scale=1.0,
     )
+
+
+def _blade(task: str, level: int) -> ModelInfo:
+    what = f"Gaussian noise sigma {level} (0-255)" if task == "denoise" else f"JPEG quality {level} artefacts"
+    name = f"blade-denoise-{level}" if task == "denoise" else f"blade-deblock-q{level}"
+    return _restorer(name, task, f"BLADE: hashed learned 7x7 filters that remove {what}; luma, then chroma guided by it")
 
 
 _MODELS: tuple[ModelInfo, ...] = (
@@ -138,28 +144,17 @@ _MODELS: tuple[ModelInfo, ...] = (
         context=8,  # bicubic 2 + filter 3 + hash window 2 + gradient 1
     ),
     *(_blade("denoise", sigma) for sigma in (15, 25, 50)),
-    ModelInfo(
-        name="blade-denoise-ms-50",
-        task="denoise",
-        scales=(1,),
-        summary="BLADE multiscale, sigma 50: the same steps first at half size (noise halved, twice the reach), then at full size",
-        licence="Apache-2.0",
-        loader=_HASHED,
-        input="ycbcr",
+    _restorer(
+        "blade-denoise-ms-50",
+        "denoise",
+        "BLADE multiscale, sigma 50: the same steps first at half size (noise halved, twice the reach), then at full size",
         context=40,  # three half-size layers count double
-        default_scale=1.0,
     ),
     *(_blade("deblock", quality) for quality in (10, 20, 30, 40)),
-    ModelInfo(
-        name="blade-sharpen",
-        task="sharpen",
-        scales=(1,),
-        summary="BLADE: hashed learned 7x7 filters trained to undo a Gaussian blur of sigma 1; no halos on flat areas",
-        licence="Apache-2.0",
-        loader=_HASHED,
-        input="ycbcr",
-        context=20,
-        default_scale=1.0,
+    _restorer(
+        "blade-sharpen",
+        "sharpen",
+        "BLADE: hashed learned 7x7 filters trained to undo a Gaussian blur of sigma 1; no halos on flat areas",
     ),
 )
 
