@@ -95,7 +95,7 @@ def main() -> None:
 
     import cv2
 
-    import acutance
+    import acutance.models.weights
     from acutance.lut.runtime import upscale
     from acutance.resize import imresize
 
@@ -116,7 +116,7 @@ def main() -> None:
             rows[name] = {
                 f"x{scale}": quality(name, lambda lr, m=model, s=scale: m(lr, s), scale, sets, data),
                 "table_mb": round(model.model.nbytes / 1e6, 3),
-                "file_mb": round(os.path.getsize(acutance.lut.runtime.weight_path(name)) / 1e6, 3),
+                "file_mb": round(os.path.getsize(acutance.models.weights.weight_path(name)) / 1e6, 3),
             }
         for name, model in peers.items() if "peers" in wanted else ():
             rows[name] = {"x4": quality(name, lambda lr, m=model: upscale(m, lr), 4, sets, data),

@@ -16,7 +16,7 @@ from acutance.models.descriptor import ModelInfo
 from acutance.raisr import HashedModel, HashParams, Layer, hash_image, load, load_model_file, run, save_model
 from acutance.raisr import kernels
 from acutance.raisr.hashing import pixel_types, quantise_features, structure_features
-from acutance.raisr.runtime import weight_path
+from acutance.models.weights import weight_path
 from acutance.raisr.train import (
     Accumulator,
     LayerSpec,

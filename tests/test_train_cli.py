@@ -89,7 +89,7 @@ def test_bad_training_input_fails_cleanly(tmp_path: Path, capsys, extra, fragmen
 def test_model_files_dispatch_by_format(tmp_path: Path):
     from acutance.errors import ModelError
     from acutance.models.registry import load_model
-    from acutance.raisr.runtime import weight_path
+    from acutance.models.weights import weight_path
 
     for name in ("lut-x2", "raisr-fast-x2"):  # a LUT file and a hashed-filter file, loaded by path
         loaded = load_model(str(weight_path(name)))

@@ -11,7 +11,7 @@ import pytest
 av = pytest.importorskip("av")
 
 from acutance.cli.main import main  # noqa: E402
-from acutance.video import VideoInterrupted, VideoOptions, VideoReadError, VideoWriteError, enhance_video  # noqa: E402
+from acutance.video import VideoInterrupted, VideoOptions, VideoWriteError, enhance_video  # noqa: E402
 from acutance.video.enhance import work_folder  # noqa: E402
 
 

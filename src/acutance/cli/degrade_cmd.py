@@ -141,18 +141,12 @@ def _run_file(args: argparse.Namespace, config, label: str) -> int:
 
 
 def _run_folder(args: argparse.Namespace, config, label: str) -> int:
+    from acutance.cli.upscale_cmd import folder_inputs
     from acutance.degrade.parallel import run_jobs
-    from acutance.io import list_images
 
     source: Path = args.input
     root = Path(args.output)
-    if root.exists() and not root.is_dir():
-        raise ImageWriteError(f"cannot write into {root}: it is a file, not a folder")
-    images, skipped = list_images(source, recursive=args.recursive)
-    for path in skipped:
-        print(f"acutance: warning: skipping {path}: not an image", file=sys.stderr)
-    if not images:
-        raise AcutanceError(f"{source}: no images found" + ("" if args.recursive else " (try --recursive)"))
+    images = folder_inputs(source, root, recursive=args.recursive)
     jobs = []
     stems = Counter(path.relative_to(source).with_suffix("") for path in images)
     for path in images:

@@ -15,6 +15,11 @@ def _nearest(value: float, choices: tuple[int, ...]) -> int:
     return min(choices, key=lambda c: (abs(c - value), c))
 
 
+def _input_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="IN", type=Path, help="image file or folder")
+    parser.add_argument("-o", "--output", type=str, help="output file or folder (default: IN's name + _MODEL)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     denoise = subparsers.add_parser(
         "denoise",
@@ -26,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "keep format, bit depth, alpha and metadata; existing files are kept without --overwrite."
         ),
     )
-    denoise.add_argument("input", metavar="IN", type=Path, help="image file or folder")
-    denoise.add_argument("-o", "--output", type=str, help="output file or folder (default: IN's name + _MODEL)")
+    _input_output(denoise)
     denoise.add_argument("--sigma", type=float, default=25.0, help="noise level on the 0-255 scale (default: 25)")
     denoise.add_argument("-m", "--model", help="a denoise model by name or file (overrides --sigma)")
     add_output_arguments(denoise)
@@ -41,8 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"{', '.join(map(str, QUALITIES))}). Outputs keep format, bit depth, alpha and metadata."
         ),
     )
-    deblock.add_argument("input", metavar="IN", type=Path, help="image file or folder")
-    deblock.add_argument("-o", "--output", type=str, help="output file or folder (default: IN's name + _MODEL)")
+    _input_output(deblock)
     deblock.add_argument("--jpeg-quality", type=int, default=20, help="quality the JPEG was saved at (default: 20)")
     deblock.add_argument("-m", "--model", help="a deblock model by name or file (overrides --jpeg-quality)")
     add_output_arguments(deblock)

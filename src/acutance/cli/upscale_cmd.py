@@ -133,21 +133,30 @@ def _run_file(args: argparse.Namespace, model, scale: float) -> int:
     return 0
 
 
+def folder_inputs(source: Path, root: Path, *, recursive: bool) -> list[Path]:
+    """The images of a folder IN for a run into folder ``root``: non-images skipped with a warning; a ``root``
+    that is a file, or no image at all, is an error before any work."""
+    from acutance.io import list_images
+
+    if root.exists() and not root.is_dir():
+        raise ImageWriteError(f"cannot write into {root}: it is a file, not a folder")
+    images, skipped = list_images(source, recursive=recursive)
+    for path in skipped:
+        print(f"acutance: warning: skipping {path}: not an image", file=sys.stderr)
+    if not images:
+        raise AcutanceError(f"{source}: no images found" + ("" if recursive else " (try --recursive)"))
+    return images
+
+
 def _run_folder(args: argparse.Namespace, model, scale: float) -> int:
     from tqdm import tqdm
 
-    from acutance.io import check_writable_output, list_images
+    from acutance.io import check_writable_output
 
     source: Path = args.input
     named = source if source.name not in ("", "..") else source.resolve()  # '.' has no name to extend
     root = args.output or named.with_name(f"{named.name}_{args.tag}")
-    if root.exists() and not root.is_dir():
-        raise ImageWriteError(f"cannot write into {root}: it is a file, not a folder")
-    images, skipped = list_images(source, recursive=args.recursive)
-    for path in skipped:
-        print(f"acutance: warning: skipping {path}: not an image", file=sys.stderr)
-    if not images:
-        raise AcutanceError(f"{source}: no images found" + ("" if args.recursive else " (try --recursive)"))
+    images = folder_inputs(source, root, recursive=args.recursive)
     failures = 0
     for path in tqdm(images, unit="image", desc=args.tag, disable=None, file=sys.stderr):
         relative = path.relative_to(source)

@@ -196,7 +196,7 @@ def _split(rgb, first, source, luma):  # pragma: no cover  (compiled)
         line = rgb[first + y]
         red, green, blue, out_luma = source[0, y + 1], source[1, y + 1], source[2, y + 1], luma[y + 1]
         for index in range(width):
-            x, padded = np.uint64(index), np.uint64(index + 1)
+            padded = np.uint64(index + 1)
             at = np.uint64(3 * index)  # unsigned, and a constant stride of 3: vectorises
             r, g, b = line[at], line[at + np.uint64(1)], line[at + np.uint64(2)]
             red[padded], green[padded], blue[padded] = r, g, b

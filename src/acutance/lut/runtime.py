@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from acutance.contract import check_rgb
 from acutance.errors import ModelError
 from acutance.lut import kernels
 from acutance.models.descriptor import ModelInfo
+from acutance.models.weights import check_scale, read_shipped
 
 FORMAT = "acutance-lut-1"
 # MATLAB rgb2ycbcr (RGB in [0, 1] -> YCbCr in [0, 255]), inverted for the fused ycbcr2rgb of luma models
@@ -244,26 +244,13 @@ class LutEnhancer:
     model: LutModel
 
     def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
-        if abs(scale - self.model.scale) > 1e-9:
-            raise ModelError(f"{self.info.name} upscales x{self.model.scale} only, not x{scale:g}")
+        check_scale(self.info, self.model.scale, scale)
         return upscale(self.model, rgb)
-
-
-def weight_path(name: str):
-    """The shipped model file ``acutance/weights/{name}.npz`` (an importlib.resources Traversable)."""
-    return resources.files("acutance").joinpath("weights", f"{name}.npz")
 
 
 def load(info: ModelInfo) -> LutEnhancer:
     """Registry loader: reads ``acutance/weights/{info.name}.npz``."""
-    resource = weight_path(info.name)
-    if not resource.is_file():
-        raise ModelError(f"model file for {info.name!r} not found: {resource}")
-    with resources.as_file(resource) as path:
-        model = load_model_file(path)
-    if info.scales is not None and tuple(info.scales) != (model.scale,):
-        raise ModelError(f"{resource}: model is x{model.scale}, descriptor says scales {info.scales}")
-    return LutEnhancer(info=info, model=model)
+    return LutEnhancer(info=info, model=read_shipped(info, load_model_file, lambda m: m.scale))
 
 
 def load_file(path: str | Path) -> LutEnhancer:

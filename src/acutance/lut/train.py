@@ -23,7 +23,7 @@ import numpy as np
 
 from acutance.errors import OptionError
 from acutance.lut import kernels
-from acutance.lut.runtime import N_ENTRIES, LutModel, Stage
+from acutance.lut.runtime import LutModel, Stage
 
 L = kernels.LEVELS
 

@@ -6,13 +6,13 @@ Inference itself is ``acutance.raisr.model.run`` (numpy + the compiled kernels; 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from acutance.errors import ModelError
 from acutance.models.descriptor import ModelInfo
+from acutance.models.weights import check_scale, read_shipped, weight_path
 from acutance.raisr.model import HashedModel, load_model_file, run
 
 
@@ -24,28 +24,15 @@ class HashedEnhancer:
     model: HashedModel
 
     def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
-        if abs(scale - self.model.scale) > 1e-9:
-            what = f"upscales x{self.model.scale} only" if self.model.scale > 1 else "keeps the size (scale 1)"
-            raise ModelError(f"{self.info.name} {what}, not x{scale:g}")
+        check_scale(self.info, self.model.scale, scale)
         return run(self.model, rgb)
-
-
-def weight_path(name: str):
-    """The shipped model file ``acutance/weights/{name}.npz`` (an importlib.resources Traversable)."""
-    return resources.files("acutance").joinpath("weights", f"{name}.npz")
 
 
 def load(info: ModelInfo) -> HashedEnhancer:
     """Registry loader: reads ``acutance/weights/{info.name}.npz``."""
-    resource = weight_path(info.name)
-    if not resource.is_file():
-        raise ModelError(f"model file for {info.name!r} not found: {resource}")
-    with resources.as_file(resource) as path:
-        model = load_model_file(path)
-    if info.scales is not None and tuple(info.scales) != (model.scale,):
-        raise ModelError(f"{resource}: model is x{model.scale}, descriptor says scales {info.scales}")
+    model = read_shipped(info, load_model_file, lambda m: m.scale)
     if model.task != info.task:
-        raise ModelError(f"{resource}: model task is {model.task!r}, descriptor says {info.task!r}")
+        raise ModelError(f"{weight_path(info.name)}: model task is {model.task!r}, descriptor says {info.task!r}")
     return HashedEnhancer(info=info, model=model)
 
 

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Train a RAISR model: LR images are made from the clean ones with MATLAB bicubic (the SR "
             "protocol), filters are solved per hash bucket from accumulated normal equations. About 5-10 "
             "minutes per scale on 2 cores for BSDS400 + T91. The model file holds everything needed to run it: "
-            "'acutance upscale IN --model-file MODEL'."
+            "'acutance upscale IN --model MODEL'."
         ),
     )
     raisr.add_argument("--scale", type=int, required=True, choices=(2, 3, 4), help="upscaling factor")

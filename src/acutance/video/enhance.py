@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from acutance.errors import OptionError
+from acutance.errors import ImageWriteError, OptionError
+from acutance.io import check_writable_output
 from acutance.video.encode import CODECS, EncoderSettings, SegmentWriter, check_codec, segment_name, write_json_atomic
 from acutance.video.errors import VideoInterrupted, VideoReadError, VideoWriteError
 from acutance.video.mux import container_format, mux
@@ -87,15 +88,10 @@ def check_paths(source: Path, target: Path, *, overwrite: bool) -> None:
     if _same_file(source, target):
         raise VideoWriteError(f"output {target} is the input; choose another name")
     container_format(target)
-    if target.is_dir():
-        raise VideoWriteError(f"cannot write {target}: it is a folder")
-    if target.exists() and not overwrite:
-        raise VideoWriteError(f"{target} exists; pass --overwrite to replace it")
-    folder = target.parent
-    if not folder.is_dir():
-        raise VideoWriteError(f"cannot write {target}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise VideoWriteError(f"cannot write {target}: folder {folder} is not writable")
+    try:
+        check_writable_output(target, overwrite=overwrite)
+    except ImageWriteError as error:  # the same checks as for images, reported as a video error
+        raise VideoWriteError(str(error)) from None
 
 
 def encoder_settings(info: VideoInfo, options: VideoOptions, width: int, height: int) -> EncoderSettings:
