@@ -102,8 +102,11 @@ def test_model_files_dispatch_by_format(tmp_path: Path):
     text.write_text("hello")
     with pytest.raises(ModelError, match="notes.npz"):
         load_model(str(text))
-    (tmp_path / "m.pth").write_bytes(b"x")
+    (tmp_path / "m.bin").write_bytes(b"x")
     with pytest.raises(ModelError, match="unknown model file type"):
+        load_model(str(tmp_path / "m.bin"))
+    (tmp_path / "m.pth").write_bytes(b"x")  # a known type (deep checkpoints), but no valid file
+    with pytest.raises(ModelError, match="m.pth"):
         load_model(str(tmp_path / "m.pth"))
     with pytest.raises(ModelError, match="not found"):
         load_model(str(tmp_path / "absent.npz"))

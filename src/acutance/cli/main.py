@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "acutance.cli.upscale_cmd",
     "acutance.cli.sharpen_cmd",
     "acutance.cli.restore_cmd",
+    "acutance.cli.faces_cmd",
     "acutance.cli.metrics_cmd",
     "acutance.cli.list_cmd",
     "acutance.cli.demo_cmd",
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     "acutance.cli.degrade_cmd",
     "acutance.cli.pairs_cmd",
     "acutance.cli.train_cmd",
+    "acutance.cli.export_cmd",
 )
 
 

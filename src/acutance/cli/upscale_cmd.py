@@ -34,8 +34,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model name (see 'acutance list') or a model file of your own, e.g. from 'acutance train' (default: bicubic)",
     )
     parser.add_argument("-s", "--scale", type=float, help="scale factor (default: the model's own)")
+    parser.add_argument(
+        "--detail", type=float, metavar="0..1",
+        help="real-x4 only: 0 = the fidelity weights, 1 = the GAN weights (more texture); in between blends them",
+    )
     add_output_arguments(parser)
-    parser.set_defaults(func=run)
+    from acutance.faces.enhance import DEFAULT_FIDELITY, DEFAULT_MIN_SIZE, DEFAULT_RESTORER
+
+    faces = parser.add_argument_group("faces", "restore faces on top of the upscaled image (extra 'faces')")
+    faces.add_argument(
+        "--face-enhance", action="store_true",
+        help="detect faces in IN, restore them and paste them on the upscaled image (output named ..._faces)",
+    )
+    faces.add_argument(
+        "--face-restorer", dest="restorer", default=DEFAULT_RESTORER,
+        help=f"face restorer name or file (default: {DEFAULT_RESTORER})",
+    )
+    faces.add_argument(
+        "--fidelity", type=float, default=DEFAULT_FIDELITY,
+        help=(
+            "face restoration strength 0..1: 0 = upscaled faces unchanged, 1 = full restoration "
+            f"(default: {DEFAULT_FIDELITY})"
+        ),
+    )
+    faces.add_argument(
+        "--face-min-size", dest="min_size", type=float, default=DEFAULT_MIN_SIZE,
+        help=f"leave faces smaller than this many input pixels alone (default: {DEFAULT_MIN_SIZE})",
+    )
+    parser.set_defaults(func=run, detector="hog", threshold=0.0, colour_match=True)
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,9 +99,16 @@ def run(args: argparse.Namespace) -> int:
     check_output_arguments(args)
     from acutance.pipeline.enhance import resolve_scale
 
-    model = load_model(args.model)
+    model = load_model(args.model, detail=args.detail)
     scale = resolve_scale(model, args.scale)
-    return run_model(args, model, scale, tag=f"{model.info.name}_x{scale:g}")
+    tag = f"{model.info.name}_x{scale:g}"
+    if args.face_enhance:
+        from acutance.cli.faces_cmd import check_face_arguments, face_enhancer
+
+        check_face_arguments(args)
+        args.face_runner = face_enhancer(args)  # the restorer is loaded once for a whole folder
+        tag += "_faces"
+    return run_model(args, model, scale, tag=tag)
 
 
 def run_model(args: argparse.Namespace, model, scale: float, tag: str) -> int:
@@ -116,6 +149,13 @@ def _process(source: Path, target: Path, args: argparse.Namespace, model, scale:
     finally:
         if bar is not None:
             bar.close()
+    face_runner = getattr(args, "face_runner", None)
+    if face_runner is not None:
+        from acutance.cli.faces_cmd import print_notices
+
+        rgb, report = face_runner(image.rgb, upscaled_background=result.rgb)
+        print_notices(source, report)
+        result = result.replace(rgb, result.alpha)
     write_image(target, result, overwrite=args.overwrite, bit_depth=args.bit_depth, quality=args.quality)
 
 

@@ -30,6 +30,7 @@ class ModelInfo:
         treats it (e.g. ``"rgb"``, ``"luma"`` for models that filter Y and interpolate chroma).
     tile: advised tile size in input pixels (0: the model is cheap in memory, tiling not needed).
     context: input pixels of receptive field on each side; tiles get this much extra border.
+    options: keyword options its loader takes (e.g. ``("detail",)``), passed by ``load_model(name, **options)``.
     """
 
     name: str
@@ -43,6 +44,7 @@ class ModelInfo:
     tile: int = 0
     context: int = 8
     default_scale: float = field(default=2.0)
+    options: tuple[str, ...] = ()
 
     def supports_scale(self, scale: float) -> bool:
         if self.scales is None:

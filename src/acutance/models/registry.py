@@ -10,27 +10,30 @@ import importlib
 import os
 from pathlib import Path
 
-from acutance.errors import ModelError
+from acutance.errors import ModelError, OptionError
 from acutance.models.descriptor import Enhancer, ModelInfo
 
 _INTERP = "acutance.models.interpolation:load"
 _CLASSICAL = "acutance.models.classical:load"
 _HASHED = "acutance.raisr.runtime:load"
+_DEEP = "acutance.deep.shipped:load"
 
 
-def _raisr(scale: int) -> ModelInfo:
+def _raisr(scale: int, back_projection: int = 0) -> ModelInfo:
     return ModelInfo(
         name=f"raisr-x{scale}",
         task="upscale",
         scales=(scale,),
         summary=(
             f"RAISR x{scale}: hashed learned filters on the LR grid (pixel shuffle), then two hashed refinement "
-            "passes on the HR luma; chroma bicubic"
+            "passes on the HR luma; chroma bicubic" + (f"; {back_projection} back-projection steps" if back_projection else "")
         ),
         licence="Apache-2.0",
         loader=_HASHED,
         input="luma",
-        context=16,  # bicubic 2 + LR layer (filter 4 + hash 3) + ceil(HR passes 13 / scale)
+        # bicubic 2 + LR layer (filter 4 + hash 3) + ceil(HR passes 13 / scale); each back-projection step
+        # reads 4 more LR pixels (MATLAB-bicubic downscale 2, bicubic upscale 2)
+        context=16 + 4 * back_projection,
     )
 
 
@@ -46,6 +49,22 @@ def _restorer(name: str, task: str, summary: str, context: int = 20) -> ModelInf
         input="ycbcr",
         context=context,
         default_scale=1.0,
+    )
+
+
+def _deep(name: str, scale: int, summary: str, options: tuple[str, ...] = ()) -> ModelInfo:
+    """A deep network shipped as ONNX (``acutance/weights/NAME.onnx``), run by onnxruntime."""
+    return ModelInfo(
+        name=name,
+        task="upscale",
+        scales=(scale,),
+        summary=summary,
+        licence="Apache-2.0",
+        loader=_DEEP,
+        requires=("onnxruntime",),
+        tile=512,
+        context=12,  # 10 convolutions at LR (one pixel each) + bicubic skip 2
+        options=options,
     )
 
 
@@ -119,7 +138,8 @@ _MODELS: tuple[ModelInfo, ...] = (
         loader=_CLASSICAL,
         context=4,  # bicubic x2 reads 2 input pixels, one push pass 2 output pixels
     ),
-    *(_raisr(scale) for scale in (2, 3, 4)),
+    _raisr(2, back_projection=2),
+    *(_raisr(scale) for scale in (3, 4)),
     *(
         ModelInfo(
             name=f"lut-x{scale}",
@@ -151,6 +171,15 @@ _MODELS: tuple[ModelInfo, ...] = (
         context=40,  # three half-size layers count double
     ),
     *(_blade("deblock", quality) for quality in (10, 20, 30, 40)),
+    _deep("compact-x2", 2, "Compact SRVGG net x2 (32 features, 8 convs, bicubic skip; 0.09M params), L1 on the SR protocol"),
+    _deep("compact-x4", 4, "Compact SRVGG net x4 (32 features, 8 convs, bicubic skip; 0.09M params), L1 on the SR protocol"),
+    _deep(
+        "real-x4",
+        4,
+        "Real-world x4: compact SRVGG trained on the Real-ESRGAN degradations, then GAN; --detail 0..1 blends "
+        "the fidelity and GAN weights",
+        options=("detail",),
+    ),
     _restorer(
         "blade-sharpen",
         "sharpen",
@@ -180,8 +209,15 @@ def load_model_file(path: str | os.PathLike) -> Enhancer:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file {path} not found")
-    if path.suffix.lower() != ".npz":
-        raise ModelError(f"{path}: unknown model file type {path.suffix!r} (known: .npz)")
+    suffix = path.suffix.lower()
+    if suffix in _DEEP_SUFFIXES:
+        # Deep nets: ONNX files, or torch checkpoints detected and converted in memory (acutance.deep).
+        from acutance.deep.runtime import load_file
+
+        return load_file(path)
+    if suffix != ".npz":
+        known = ", ".join((".npz", *_DEEP_SUFFIXES))
+        raise ModelError(f"{path}: unknown model file type {path.suffix!r} (known: {known})")
     loader = _NPZ_LOADERS.get(_npz_format(path))
     if loader is None:
         known = ", ".join(_NPZ_LOADERS)
@@ -189,6 +225,8 @@ def load_model_file(path: str | os.PathLike) -> Enhancer:
     module_name, _, function = loader.partition(":")
     return getattr(importlib.import_module(module_name), function)(path)
 
+
+_DEEP_SUFFIXES = (".onnx", ".pth", ".pt", ".safetensors")
 
 # An .npz model file names its format in the JSON string under "meta" (the file is the config).
 _NPZ_LOADERS = {
@@ -211,15 +249,26 @@ def _npz_format(path: Path) -> str | None:
     return meta.get("format") if isinstance(meta, dict) else None
 
 
-def load_model(name: str) -> Enhancer:
-    """Load a registered model by name (or a model file by path), importing only the module it needs."""
+def load_model(name: str, **options) -> Enhancer:
+    """Load a registered model by name (or a model file by path), importing only the module it needs.
+
+    options: keyword options the model's loader takes (``ModelInfo.options``), e.g. ``detail=0.5``; None
+    values are ignored.
+    """
+    options = {key: value for key, value in options.items() if value is not None}
     if name not in REGISTRY and (Path(name).suffix or os.sep in name):
+        if options:
+            raise OptionError(f"{', '.join(options)} applies to registered models only, not to the file {name}")
         return load_model_file(name)
     info = model_info(name)
+    unknown = sorted(set(options) - set(info.options))
+    if unknown:
+        takes = f"takes only {', '.join(info.options)}" if info.options else "takes no options"
+        raise OptionError(f"model {name!r} {takes}, not {', '.join(unknown)}")
     module_name, _, function = info.loader.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         extras = ", ".join(info.requires) or "its dependencies"
         raise ModelError(f"model {name!r} needs {extras}: {error}") from error
-    return getattr(module, function)(info)
+    return getattr(module, function)(info, **options)

@@ -201,8 +201,18 @@ def run_ycbcr(model: HashedModel, rgb: np.ndarray) -> np.ndarray:
 
 
 def run(model: HashedModel, rgb: np.ndarray) -> np.ndarray:
-    """float32 HxWx3 RGB in [0, 1] -> float32 (sH)x(sW)x3 RGB (not clipped)."""
-    return _transform(run_ycbcr(model, rgb), _TO_RGB)
+    """float32 HxWx3 RGB in [0, 1] -> float32 (sH)x(sW)x3 RGB (not clipped, unless back-projected)."""
+    out = _transform(run_ycbcr(model, rgb), _TO_RGB)
+    steps = int(model.meta.get("back_projection", 0)) if model.scale > 1 else 0
+    for _ in range(steps):
+        out = back_project(np.clip(out, 0.0, 1.0), rgb, model.scale)
+    return out
+
+
+def back_project(hr: np.ndarray, lr: np.ndarray, scale: int) -> np.ndarray:
+    """One step of iterative back-projection: add the bicubic upscale of what ``lr`` and the MATLAB-bicubic
+    downscale of ``hr`` disagree on. On the clipped RGB, so it also repairs what clipping took away."""
+    return hr + imresize(lr - imresize(hr, 1.0 / scale), scale)
 
 
 def save_model(model: HashedModel, path: str | Path) -> Path:

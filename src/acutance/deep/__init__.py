@@ -1,0 +1,1 @@
+"""Deep restoration networks: architectures (torch, extra ``train``), checkpoint loading, ONNX inference."""

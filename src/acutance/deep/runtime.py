@@ -1,0 +1,351 @@
+"""Deep SR networks at inference: ONNX files run by onnxruntime (extra ``onnx``), no torch.
+
+An ``acutance-onnx-1`` file (written by ``acutance.deep.export``) describes itself in its metadata (scale,
+tiling advice, name); an ONNX file without that metadata still runs if its H and W are dynamic (its scale is
+found by running it once on a small input). A ``.pth`` / ``.pt`` / ``.safetensors`` checkpoint is read
+safely and converted to ONNX in memory (that needs torch: extra ``train``), then runs the same way.
+
+Weights can be blended by name at load time (ESRGAN network interpolation): ``blend=(other, alpha)`` gives
+``(1 - alpha) * other[key] + alpha * file[key]`` for every key of ``other``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acutance.errors import ModelError
+from acutance.models.descriptor import ModelInfo
+from acutance.models.weights import check_scale
+
+FORMAT = "acutance-onnx-1"
+META_KEY = "acutance"
+INPUT, OUTPUT = "input", "output"
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
+_PROBE = 32  # input size used to find the scale of an ONNX file without metadata
+
+
+@dataclass(frozen=True)
+class OnnxEnhancer:
+    """A loaded ONNX SR net as an ``Enhancer``: ``enhancer(rgb, scale) -> rgb`` with ``.info``.
+
+    pad_multiple: H and W the graph needs to be multiples of (pixel-unshuffle nets: 2 or 4; SwinIR: its
+        window); the image is reflect-padded up to it and the output cropped.
+    meta: the file's description (``acutance`` metadata), empty for foreign ONNX files.
+    """
+
+    info: ModelInfo
+    session: Any
+    scale: int
+    pad_multiple: int = 1
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    _keep: tuple = field(default=(), repr=False)  # OrtValues of overridden initializers must outlive the session
+
+    def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
+        check_scale(self.info, self.scale, scale)
+        height, width = rgb.shape[:2]
+        m = self.pad_multiple
+        pad_h, pad_w = -height % m, -width % m
+        x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+        if pad_h or pad_w:
+            x = np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode="reflect" if min(height, width) > 1 else "edge")
+        out = self.session.run([self.session.get_outputs()[0].name], {self.session.get_inputs()[0].name: x})[0]
+        out = out[0, :, : height * self.scale, : width * self.scale]
+        return np.ascontiguousarray(out.transpose(1, 2, 0), dtype=np.float32)
+
+
+def _ort():
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ModelError(f"deep models need the 'onnx' extra (onnxruntime): {error}") from None
+    return onnxruntime
+
+
+def make_session(model: bytes | str | os.PathLike, initializers: Mapping[str, np.ndarray] | None = None):
+    """An onnxruntime CPU session on ``model`` (bytes or a path) using every core.
+
+    initializers: weights that replace the file's ones by name. Returns ``(session, keep)`` when given
+    (``keep`` must live as long as the session), else the session.
+    """
+    ort = _ort()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    # ORT_ENABLE_ALL's layout transforms (NCHWc) read the file's weights and ignore overridden initializers
+    # (onnxruntime 1.31), so a session with overrides stops at the extended level.
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if initializers else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    )
+    options.log_severity_level = 3  # onnxruntime's warnings about unused initializers are noise here
+    keep = []
+    for name, array in (initializers or {}).items():
+        value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
+        options.add_initializer(name, value)
+        keep.append(value)
+    source = model if isinstance(model, bytes) else str(model)
+    try:
+        session = ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # noqa: BLE001 (onnxruntime raises its own types: Fail, InvalidProtobuf, ...)
+        what = "ONNX model" if isinstance(model, bytes) else str(model)
+        raise ModelError(f"{what}: cannot load as an ONNX model: {str(error).strip().splitlines()[0]}") from None
+    return (session, tuple(keep)) if initializers is not None else session
+
+
+# --- reading initializers without the onnx package (onnxruntime does not expose them) ---------------------
+
+_DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64, 10: np.float16, 11: np.float64}
+
+
+def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: memoryview, start: int, end: int):
+    """Protobuf fields ``(number, wire_type, value)`` of ``buf[start:end]``; length-delimited values as (a, b)."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            value = (pos, pos + length)
+            pos += length
+        elif wire == 1:
+            value, pos = (pos, pos + 8), pos + 8
+        elif wire == 5:
+            value, pos = (pos, pos + 4), pos + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        if pos > end:
+            raise ValueError("truncated protobuf message")
+        yield number, wire, value
+
+
+def _tensor(buf: memoryview, start: int, end: int, spans: dict | None = None) -> tuple[str, np.ndarray | None]:
+    dims: list[int] = []
+    dtype = name = raw = None
+    floats: list[tuple[int, int]] = []
+    for number, wire, value in _fields(buf, start, end):
+        if number == 1:  # dims: packed or not
+            if wire == 2:
+                pos, stop = value
+                while pos < stop:
+                    dim, pos = _varint(buf, pos)
+                    dims.append(dim)
+            else:
+                dims.append(value)
+        elif number == 2:
+            dtype = value
+        elif number == 8:
+            name = bytes(buf[value[0] : value[1]]).decode("utf-8")
+        elif number == 9:
+            raw = value
+        elif number == 4 and wire == 2:  # float_data, packed
+            floats.append(value)
+    if dtype not in _DTYPES:
+        return name or "", None
+    if raw is not None and spans is not None:
+        spans[name or ""] = raw  # where the raw bytes lie, to patch weights in place
+    if raw is not None:
+        array = np.frombuffer(buf[raw[0] : raw[1]], dtype=np.dtype(_DTYPES[dtype]).newbyteorder("<"))
+    elif floats and dtype == 1:
+        array = np.concatenate([np.frombuffer(buf[a:b], dtype="<f4") for a, b in floats])
+    else:
+        return name or "", None  # external or other storage: not needed for SR nets
+    return name or "", array.astype(_DTYPES[dtype]).reshape(dims)
+
+
+def read_initializers(model: bytes | str | os.PathLike, spans: dict | None = None) -> dict[str, np.ndarray]:
+    """The weights (graph initializers) of an ONNX model, by name, read without the ``onnx`` package.
+
+    spans: if given, filled with ``name -> (start, end)`` byte offsets of each tensor's raw data.
+    """
+    data = model if isinstance(model, bytes) else Path(model).read_bytes()
+    buf = memoryview(data)
+    result: dict[str, np.ndarray] = {}
+    try:
+        for number, wire, value in _fields(buf, 0, len(buf)):
+            if number == 7 and wire == 2:  # ModelProto.graph
+                for g_number, g_wire, g_value in _fields(buf, *value):
+                    if g_number == 5 and g_wire == 2:  # GraphProto.initializer
+                        name, array = _tensor(buf, *g_value, spans)
+                        if array is not None:
+                            result[name] = array
+    except (ValueError, IndexError) as error:
+        where = "ONNX model" if isinstance(model, bytes) else str(model)
+        raise ModelError(f"{where}: cannot read its weights (truncated or not ONNX?): {error}") from None
+    return result
+
+
+def blended_weights(file_weights: Mapping[str, np.ndarray], other: Mapping[str, Any], alpha: float, *, where: str = "model") -> dict[str, np.ndarray]:
+    """``(1 - alpha) * other + alpha * file`` for every key of ``other`` (state-dict keys = initializer names)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ModelError(f"blend alpha must be in [0, 1], got {alpha}")
+    mixed = {}
+    for key, value in other.items():
+        if key not in file_weights:
+            raise ModelError(f"{where}: cannot blend {key!r}: no weight of that name in the file")
+        value = np.asarray(value, dtype=np.float32)
+        mine = file_weights[key]
+        if value.shape != mine.shape:
+            raise ModelError(f"{where}: cannot blend {key!r}: shape {value.shape} vs the file's {mine.shape}")
+        mixed[key] = ((1.0 - alpha) * value + alpha * mine.astype(np.float32)).astype(mine.dtype)
+    return mixed
+
+
+def read_meta(session) -> dict:
+    """The ``acutance`` metadata of a session's model ({} if it has none)."""
+    text = session.get_modelmeta().custom_metadata_map.get(META_KEY)
+    if not text:
+        return {}
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelError(f"bad acutance metadata in ONNX model: {error}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"ONNX metadata format {meta.get('format') if isinstance(meta, dict) else meta!r}, expected {FORMAT!r}")
+    return meta
+
+
+def _probe_scale(session, where: str) -> int:
+    """Scale of a foreign ONNX SR net: run it once on a small input."""
+    inp = session.get_inputs()[0]
+    channels = inp.shape[1] if isinstance(inp.shape[1], int) else 3
+    if any(isinstance(dim, int) for dim in inp.shape[2:]):
+        raise ModelError(f"{where}: ONNX input {inp.name!r} has a fixed size {inp.shape}; a dynamic H and W is needed")
+    try:
+        out = session.run(None, {inp.name: np.zeros((1, channels, _PROBE, _PROBE), np.float32)})[0]
+    except Exception as error:  # noqa: BLE001 (any failure to run it means: not an SR net)
+        raise ModelError(f"{where}: cannot run the ONNX model on a {_PROBE}x{_PROBE} input: {error}") from None
+    if out.ndim != 4 or out.shape[2] % _PROBE or out.shape[2] != out.shape[3]:
+        raise ModelError(f"{where}: not an image-to-image ONNX model (output {out.shape} for a {_PROBE}x{_PROBE} input)")
+    return out.shape[2] // _PROBE
+
+
+def enhancer_from_session(session, meta: dict, *, name: str, source: str, keep: tuple = (), info: ModelInfo | None = None) -> OnnxEnhancer:
+    """Wrap a session in an ``OnnxEnhancer`` whose descriptor comes from ``meta`` (or from ``info``)."""
+    scale = int(meta["scale"]) if meta else _probe_scale(session, source)
+    if info is None:
+        arch = meta.get("arch", "ONNX")
+        info = ModelInfo(
+            name=name,
+            task=meta.get("task", "upscale"),
+            scales=(scale,),
+            summary=meta.get("summary") or f"{arch} x{scale} from {source}",
+            licence=meta.get("licence", "(your model)"),
+            loader="acutance.deep.runtime:load_file",
+            requires=("onnxruntime",),
+            tile=int(meta.get("tile", 256)),
+            context=int(meta.get("context", 16)),
+            default_scale=float(scale),
+        )
+    elif info.scales is not None and tuple(info.scales) != (scale,):
+        raise ModelError(f"{source}: model is x{scale}, descriptor {info.name!r} says scales {info.scales}")
+    return OnnxEnhancer(info=info, session=session, scale=scale, pad_multiple=int(meta.get("pad_multiple", 1)), meta=meta, _keep=keep)
+
+
+def load_onnx(
+    path: str | os.PathLike | bytes,
+    *,
+    name: str | None = None,
+    blend: tuple[Mapping[str, Any], float] | None = None,
+    info: ModelInfo | None = None,
+) -> OnnxEnhancer:
+    """An ONNX model file (or its bytes) as an enhancer.
+
+    name: the model's name in messages and output file names (default: the metadata's, else the file stem).
+    blend: ``(other_weights, alpha)``: every weight named in ``other_weights`` (state-dict key -> array)
+        becomes ``(1 - alpha) * other + alpha * file`` (network interpolation; alpha 1 is the file as is).
+    info: a registry descriptor to use instead of one built from the metadata (its scale is checked).
+    """
+    source = "ONNX model" if isinstance(path, bytes) else str(path)
+    if not isinstance(path, bytes) and not Path(path).is_file():
+        raise ModelError(f"model file {path} not found")
+    keep: tuple = ()
+    if blend is None:
+        session = make_session(path)
+    else:
+        other, alpha = blend
+        data = path if isinstance(path, bytes) else Path(path).read_bytes()
+        spans: dict = {}
+        mixed = blended_weights(read_initializers(data, spans), other, float(alpha), where=source)
+        # Blended weights are written over the raw bytes of a copy of the model (same dtype and shape, so the
+        # same length); tensors stored otherwise are overridden through the session options.
+        patched = bytearray(data)
+        overrides = {}
+        for key, array in mixed.items():
+            if key in spans:
+                start, end = spans[key]
+                patched[start:end] = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+            else:
+                overrides[key] = array
+        if overrides:
+            session, keep = make_session(bytes(patched), overrides)
+        else:
+            session = make_session(bytes(patched))
+    meta = read_meta(session)
+    default = Path(path).stem if not isinstance(path, bytes) else "onnx"
+    return enhancer_from_session(session, meta, name=name or (default if not meta else meta.get("name", default)), source=source, keep=keep, info=info)
+
+
+def load_checkpoint_file(path: str | os.PathLike, *, name: str | None = None) -> OnnxEnhancer:
+    """A ``.pth`` / ``.pt`` / ``.safetensors`` checkpoint: detected, built in torch, converted to ONNX in
+    memory (nothing written) and run by onnxruntime."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelError(f"{path}: running a torch checkpoint needs the 'train' extra (torch); or convert it "
+                         "once with 'acutance export' on a machine that has torch and use the .onnx file") from None
+    from acutance.deep.checkpoint import load_checkpoint
+    from acutance.deep.export import onnx_bytes
+
+    loaded = load_checkpoint(path)
+    stem = name or Path(path).stem
+    meta = {
+        "arch": loaded.description.arch,
+        "hyper_parameters": loaded.description.hyper_parameters,
+        "name": stem,
+        "summary": f"{loaded.description.summary()} from {Path(path).name}",
+        "licence": "(your model)",
+        "source": Path(path).name,
+    }
+    data = onnx_bytes(loaded.module, loaded.description.scale, meta)
+    session = make_session(data)
+    return enhancer_from_session(session, read_meta(session), name=stem, source=str(path))
+
+
+def load_file(path: str | os.PathLike) -> OnnxEnhancer:
+    """Registry loader for a user's model file: ``.onnx``, or a torch checkpoint (see module docstring)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        return load_onnx(path, name=Path(path).stem)
+    if suffix in CHECKPOINT_SUFFIXES:
+        return load_checkpoint_file(path)
+    raise ModelError(f"{path}: not a deep model file (known: .onnx, {', '.join(CHECKPOINT_SUFFIXES)})")
+
+
+def load(info: ModelInfo) -> OnnxEnhancer:
+    """Registry loader for a shipped model: ``acutance/weights/{info.name}.onnx`` described by ``info``."""
+    from importlib import resources
+
+    resource = resources.files("acutance").joinpath("weights", f"{info.name}.onnx")
+    if not resource.is_file():
+        raise ModelError(f"model file for {info.name!r} not found: {resource}")
+    with resources.as_file(resource) as path:
+        return load_onnx(path, name=info.name, info=info)
