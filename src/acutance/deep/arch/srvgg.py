@@ -16,6 +16,25 @@ ACTIVATIONS = ("prelu", "relu", "leakyrelu")
 SKIPS = ("nearest", "bicubic")
 
 
+def bicubic_phase_kernel(scale: int, a: float = -0.75) -> torch.Tensor:
+    """``(scale**2, 1, 5, 5)`` kernels: output phase ``(ry, rx)`` of torch's bicubic upscale (a = -0.75,
+    align_corners False) as a 5x5 filter of the LR image, so that conv + pixel shuffle equals the upscale."""
+
+    def weight(t: float) -> float:
+        t = abs(t)
+        if t <= 1:
+            return (a + 2) * t**3 - (a + 3) * t**2 + 1
+        return a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a if t < 2 else 0.0
+
+    taps = torch.zeros(scale, 5, dtype=torch.float64)
+    for r in range(scale):
+        offset = (r + 0.5) / scale - 0.5  # source position of output phase r, relative to LR pixel i
+        for d in range(-2, 3):
+            taps[r, d + 2] = weight(offset - d)
+    kernel = torch.einsum("yi,xj->yxij", taps, taps).reshape(scale * scale, 1, 5, 5)
+    return kernel.float()
+
+
 class SRVGGNetCompact(nn.Module):
     """x``upscale`` SR on ``N x C x H x W`` tensors in [0, 1].
 
@@ -47,6 +66,9 @@ class SRVGGNetCompact(nn.Module):
         layers.append(nn.Conv2d(num_feat, num_out_ch * upscale * upscale, 3, 1, 1))
         self.body = nn.ModuleList(layers)
         self.shuffle = nn.PixelShuffle(upscale)
+        # The bicubic skip as a fixed depthwise convolution before the pixel shuffle (not a Resize op:
+        # onnxruntime's cubic Resize took 5x the time of the whole net). Not in the state dict.
+        self.register_buffer("bicubic_phases", bicubic_phase_kernel(upscale).repeat(num_in_ch, 1, 1, 1), persistent=False)
 
     def _act(self, channels: int) -> nn.Module:
         if self.act_type == "prelu":
@@ -59,6 +81,9 @@ class SRVGGNetCompact(nn.Module):
         out = x
         for layer in self.body:
             out = layer(out)
+        if self.skip == "bicubic" and self.num_in_ch == self.num_out_ch:
+            padded = F.pad(x, (2, 2, 2, 2), mode="replicate")  # torch's bicubic clamps at the borders
+            return self.shuffle(out + F.conv2d(padded, self.bicubic_phases, groups=self.num_in_ch))
         out = self.shuffle(out)
         if self.skip == "bicubic":
             base = F.interpolate(x, scale_factor=self.upscale, mode="bicubic", align_corners=False)
