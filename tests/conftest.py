@@ -34,3 +34,15 @@ def smooth_test_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     b = ((xx // 16 + yy // 16) % 2).astype(np.float32) * 0.8 + 0.1
     noise = rng.random((height, width, 3), dtype=np.float32) * 0.1
     return np.clip(np.stack([r, g, b], axis=-1) * 0.9 + noise, 0.0, 1.0).astype(np.float32)
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Seeded torch on one thread for the tiny test nets (more threads only contend on a 2-core machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)

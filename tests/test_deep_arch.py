@@ -13,13 +13,8 @@ from acutance.deep.arch.swinir import SwinIR, shift_mask, window_partition
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    # One thread: these nets are tiny, and on a shared 2-core machine more threads only contend.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+def _seed_and_one_thread(torch_one_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("scale", [1, 2, 4])

@@ -26,12 +26,8 @@ from acutance.errors import ModelError
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets; a shared 2-core machine
-    torch.manual_seed(0)
+def _one_thread(torch_one_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 def _swin(**options):

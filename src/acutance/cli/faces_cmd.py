@@ -178,23 +178,6 @@ def _process(args: argparse.Namespace, enhance, source: Path, target: Path) -> N
 
 
 def _run_folder(args: argparse.Namespace, enhance, source: Path, root: Path, images: list[Path]) -> int:
-    from tqdm import tqdm
+    from acutance.cli.upscale_cmd import process_folder
 
-    from acutance.io import check_writable_output
-
-    failures = 0
-    for path in tqdm(images, unit="image", desc="faces", disable=None, file=sys.stderr):
-        target = (root / path.relative_to(source)).with_suffix(_suffix(args, path))
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            check_writable_output(target, overwrite=args.overwrite)
-            _process(args, enhance, path, target)
-        except AcutanceError as error:
-            failures += 1
-            print(f"acutance: error: {error}", file=sys.stderr)
-        except OSError as error:
-            failures += 1
-            print(f"acutance: error: {target}: {error.strerror or error}", file=sys.stderr)
-    done = len(images) - failures
-    print(f"{done} of {len(images)} images written to {root}" + (f"; {failures} failed" if failures else ""))
-    return 1 if failures else 0
+    return process_folder(args, source, root, images, lambda path, target: _process(args, enhance, path, target), "faces")

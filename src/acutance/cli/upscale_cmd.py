@@ -189,22 +189,29 @@ def folder_inputs(source: Path, root: Path, *, recursive: bool) -> list[Path]:
 
 
 def _run_folder(args: argparse.Namespace, model, scale: float) -> int:
-    from tqdm import tqdm
-
-    from acutance.io import check_writable_output
-
     source: Path = args.input
     named = source if source.name not in ("", "..") else source.resolve()  # '.' has no name to extend
     root = args.output or named.with_name(f"{named.name}_{args.tag}")
     images = folder_inputs(source, root, recursive=args.recursive)
+    return process_folder(
+        args, source, root, images, lambda path, target: _process(path, target, args, model, scale, progress=False), args.tag
+    )
+
+
+def process_folder(args: argparse.Namespace, source: Path, root: Path, images: list[Path], process, desc: str) -> int:
+    """Run ``process(path, target)`` on every image of a folder run; a bad file is reported and skipped, the
+    exit status is 1 if any failed. Targets mirror the tree under ``root`` with the output format's suffix."""
+    from tqdm import tqdm
+
+    from acutance.io import check_writable_output
+
     failures = 0
-    for path in tqdm(images, unit="image", desc=args.tag, disable=None, file=sys.stderr):
-        relative = path.relative_to(source)
-        target = (root / relative).with_suffix(_suffix(args, path))
+    for path in tqdm(images, unit="image", desc=desc, disable=None, file=sys.stderr):
+        target = (root / path.relative_to(source)).with_suffix(_suffix(args, path))
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             check_writable_output(target, overwrite=args.overwrite)
-            _process(path, target, args, model, scale, progress=False)
+            process(path, target)
         except AcutanceError as error:
             failures += 1
             print(f"acutance: error: {error}", file=sys.stderr)

@@ -338,14 +338,3 @@ def load_file(path: str | os.PathLike) -> OnnxEnhancer:
     if suffix in CHECKPOINT_SUFFIXES:
         return load_checkpoint_file(path)
     raise ModelError(f"{path}: not a deep model file (known: .onnx, {', '.join(CHECKPOINT_SUFFIXES)})")
-
-
-def load(info: ModelInfo) -> OnnxEnhancer:
-    """Registry loader for a shipped model: ``acutance/weights/{info.name}.onnx`` described by ``info``."""
-    from importlib import resources
-
-    resource = resources.files("acutance").joinpath("weights", f"{info.name}.onnx")
-    if not resource.is_file():
-        raise ModelError(f"model file for {info.name!r} not found: {resource}")
-    with resources.as_file(resource) as path:
-        return load_onnx(path, name=info.name, info=info)
