@@ -7,7 +7,7 @@ from pathlib import Path
 here = Path(__file__).resolve().parent
 sys.path.insert(0, str(here))
 SCRIPTS = (
-    "resize_speed.py", "sr_quality.py", "hashed_speed.py", "restore_quality.py", "filter_speed.py", "lut_sr.py",
+    "resize_speed.py", "sr_quality.py", "hashed_speed.py", "restore_quality.py", "filter_speed.py", "lut_sr.py", "lerf.py", "edge_sr.py",
     "degrade_throughput.py", "video_speed.py", "batch_speed.py", "deep_models.py", "niqe_calibration.py",
     "face_restore.py", "face_quality.py", "report.py",
 )

@@ -130,3 +130,50 @@ def test_finetune_and_cli_end_to_end(tmp_path):
     args = parser.parse_args(["lut", "--data", str(data), "-o", str(tmp_path / "b.npz"), "--config", str(bad)])
     with pytest.raises(Exception, match="unknown training option"):
         args.func(args)
+
+
+def test_identity_stage_passes_the_input_through_and_init_builds_a_cascade(tmp_path):
+    """A fitted single stage becomes a 2-stage cascade: the prepended 1x stage starts as the identity (the
+    cascade's output equals the single stage's exactly), and ``init`` + fine-tuning trains it."""
+    from acutance.io import write_image
+    from acutance.lut.runtime import save_model
+    from acutance.lut.train import TrainConfig, add_identity_stages, train
+
+    rng = np.random.default_rng(0)
+    table = rng.integers(-100, 100, size=(1, kernels.LEVELS**4, 4)).astype(np.int8)
+    single = LutModel([Stage(("s",), table, scale=2, divisor=8.0, bias=20.0)], input="luma")
+    cascade = add_identity_stages(single, 2, ["s", "d"])
+    assert [s.scale for s in cascade.stages] == [1, 2] and cascade.stages[0].residual
+    channel = np.rint(rng.random((13, 17)) * 255).astype(np.float32)  # 8-bit input, as the runtime gets it
+    assert np.array_equal(run_channel(cascade, channel), run_channel(single, channel))
+    with pytest.raises(Exception, match="more than"):
+        add_identity_stages(cascade, 1, ["s"])
+
+    data = tmp_path / "hr"
+    data.mkdir()
+    for seed in range(3):
+        write_image(data / f"img{seed}.png", smooth_test_image(48, 56, seed=seed))
+    init = save_model(single, tmp_path / "single.npz")
+    config = TrainConfig.load(None, scale=2, init=str(init), stages=2, patterns=["s"], finetune_steps=3, batch=2, crop=24)
+    model = train(config, [data], log=lambda line: None)
+    assert [s.scale for s in model.stages] == [1, 2] and model.meta["init"]["file"] == "single.npz"
+    assert np.abs(model.stages[0].tables).max() > 0  # the 1x stage was trained
+    with pytest.raises(Exception, match="finetune_steps"):
+        TrainConfig.load(None, init=str(init), stages=2)
+    # re-fitting the last stage by least squares on what the trained 1x stage outputs lowers the training error
+    refit = train(
+        TrainConfig.load(None, scale=2, init=str(out_path := save_model(model, tmp_path / "c.npz")), stages=2,
+                         patterns=["s"], refit_iterations=4, lam=0.01),
+        [data], log=lambda line: None,
+    )  # fmt: skip
+    assert refit.meta["refit"]["iterations"] == 4 and refit.meta["init"]["file"] == out_path.name
+    assert np.array_equal(refit.stages[0].tables, model.stages[0].tables)
+    from acutance.lut.train import load_luma_pairs
+
+    pairs = load_luma_pairs(sorted(data.iterdir()), 2, 10)
+    error = lambda m: np.mean([np.mean((run_channel(m, lr) - hr) ** 2) for lr, hr in pairs])  # noqa: E731
+    assert error(refit) < 0.9 * error(model)
+    with pytest.raises(Exception, match="stages >= 2"):
+        TrainConfig.load(None, refit_iterations=2)
+    with pytest.raises(Exception, match="expected x4"):
+        train(TrainConfig.load(None, scale=4, init=str(init), finetune_steps=1), [data], log=lambda line: None)

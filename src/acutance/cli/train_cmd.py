@@ -6,7 +6,12 @@ import argparse
 import importlib
 
 # Explicit list; each module has ``register(train_subparsers)``.
-TRAIN_MODULES = ("acutance.raisr.train_cli", "acutance.lut.train_cli", "acutance.deep.train_cli")
+TRAIN_MODULES = (
+    "acutance.raisr.train_cli",
+    "acutance.lut.train_cli",
+    "acutance.deep.train_cli",
+    "acutance.edgesr.train_cli",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-s", "--scale", type=float, help="scale factor (default: the model's own)")
     parser.add_argument(
+        "--size", type=parse_size, metavar="WxH",
+        help="exact output size, e.g. 3840x2160 (models that take any scale: bicubic, lanczos, nearest, lerf)",
+    )
+    parser.add_argument(
         "--detail", type=float, metavar="0..1",
         help="real-x4 only: 0 = the fidelity weights, 1 = the GAN weights (more texture); in between blends them",
     )
@@ -62,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"leave faces smaller than this many input pixels alone (default: {DEFAULT_MIN_SIZE})",
     )
     parser.set_defaults(func=run, detector="hog", threshold=0.0, colour_match=True)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WxH`` -> (width, height), both positive integers."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with positive integers, e.g. 3840x2160, got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +112,18 @@ def run(args: argparse.Namespace) -> int:
     from acutance.pipeline.enhance import resolve_scale
 
     model = load_model(args.model, detail=args.detail)
+    size = getattr(args, "size", None)
+    if size is not None:
+        if args.scale is not None:
+            raise OptionError("give --scale or --size, not both")
+        if args.face_enhance:
+            raise OptionError("--size cannot be combined with --face-enhance; use --scale")
+        if model.info.task != "upscale" or model.info.scales is not None:
+            raise OptionError(
+                f"--size needs a model that takes any scale (bicubic, lanczos, nearest, lerf); "
+                f"{model.info.name!r} takes only x{', x'.join(f'{s:g}' for s in model.info.scales or (1,))}"
+            )
+        return run_model(args, model, None, tag=f"{model.info.name}_{size[0]}x{size[1]}")
     scale = resolve_scale(model, args.scale)
     tag = f"{model.info.name}_x{scale:g}"
     if args.face_enhance:
@@ -133,6 +157,9 @@ def _process(source: Path, target: Path, args: argparse.Namespace, model, scale:
     from acutance.pipeline import enhance_image
 
     image = read_image(source)
+    size = getattr(args, "size", None)
+    if size is not None:  # --size WxH: per-axis scales of this image
+        scale = (size[1] / image.rgb.shape[0], size[0] / image.rgb.shape[1])
     on_tile = None
     bar = None
     if progress:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from acutance.lut import kernels
-from acutance.lut.runtime import N_ENTRIES, LutModel, Stage
+from acutance.lut.runtime import N_ENTRIES, LutModel, Stage, run_channel
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,13 @@ class Pair:
 
 
 def luma_pairs(
-    files: list[Path], scale: int, max_images: int, max_pixels: int, padding: str, seed: int, transpose: bool = False
+    files: list[Path], scale: int, max_images: int, max_pixels: int, padding: str, seed: int, transpose: bool = False,
+    earlier: LutModel | None = None,
 ):
-    """(LR, HR) luma pairs under the SR protocol: modcrop, MATLAB bicubic LR stored as 8-bit RGB, MATLAB Y."""
+    """(LR, HR) luma pairs under the SR protocol: modcrop, MATLAB bicubic LR stored as 8-bit RGB, MATLAB Y.
+
+    ``earlier``: 1x stages run on the LR first (the pairs then fit the stage that follows them).
+    """
     from acutance.color import rgb_to_ycbcr
     from acutance.io import read_image
     from acutance.metrics.sr_protocol import make_lr, modcrop
@@ -66,6 +70,8 @@ def luma_pairs(
         hr_y = rgb_to_ycbcr(hr)[:, :, 0].astype(np.float64) * 255.0
         for flip in (False, True) if transpose else (False,):
             lr_f, hr_f = (lr_y.T, hr_y.T) if flip else (lr_y, hr_y)
+            if earlier is not None:
+                lr_f = run_channel(earlier, np.ascontiguousarray(lr_f))
             msb, lsb = kernels.split_levels(lr_f, padding)
             pairs.append(Pair(msb, lsb, np.ascontiguousarray(hr_f)))
             total += lr_y.size
@@ -190,3 +196,31 @@ def fit_model(files: list[Path], options: FitOptions, log=print) -> LutModel:
         "train_seconds": round(time.perf_counter() - start, 1),
     }
     return LutModel([stage], input="luma", padding=options.padding, meta=meta)
+
+
+def refit_last_stage(model: LutModel, files: list[Path], options: FitOptions, log=print) -> LutModel:
+    """Re-fit a cascade's last (upscaling) stage by least squares on what its earlier stages output.
+
+    The earlier stages are fixed, so the last stage is again a linear problem: this gives it the optimum for
+    its inputs (over all the training images ``options`` allows), after fine-tuning has trained the 1x
+    stages jointly with it.
+    """
+    if len(model.stages) < 2:
+        raise ValueError("refit_last_stage needs a cascade (earlier 1x stages)")
+    last = model.stages[-1]
+    if tuple(options.patterns) != last.patterns or options.scale != last.scale:
+        raise ValueError("options must name the last stage's patterns and scale")
+    start = time.perf_counter()
+    earlier = LutModel(model.stages[:-1], input=model.input, padding=model.padding)
+    pairs = luma_pairs(
+        files, options.scale, options.max_images, options.max_lr_pixels, model.padding, options.seed,
+        options.transpose, earlier=earlier,
+    )  # fmt: skip
+    n_px = sum(p.msb.size for p in pairs)
+    log(f"re-fitting the last stage x{options.scale} on {len(pairs)} images (~{n_px} LR px) after {len(earlier.stages)} stage(s)")
+    stage = quantise_stage(fit_tables(pairs, options, log), options.patterns, options.scale)
+    meta = dict(model.meta) | {
+        "refit": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.__dict__.items()}
+        | {"train_images": len(pairs), "seconds": round(time.perf_counter() - start, 1)}
+    }
+    return LutModel([*model.stages[:-1], stage], input=model.input, padding=model.padding, meta=meta)

@@ -228,17 +228,3 @@ def lut_diag(msb, lsb, offsets, colmap, scale, divisor, diag):
                         i = vidx[t]
                         for c in range(ncol):
                             diag[p, i, c] += w * w
-
-
-@nb.njit(parallel=True, cache=True)
-def luma_chroma_to_rgb(y255, chroma, inverse, offset, out):
-    """RGB float32 HxWx3 from Y (0-255) and Cb/Cr (HxWx2 in [0, 1]): MATLAB ``ycbcr2rgb``, fused, no
-    float64 temporaries (the numpy version costs more than the whole LUT stage at 4K)."""
-    height, width = y255.shape
-    for i in nb.prange(height):
-        for j in range(width):
-            a = y255[i, j] - offset[0]
-            b = chroma[i, j, 0] * 255.0 - offset[1]
-            c = chroma[i, j, 1] * 255.0 - offset[2]
-            for k in range(3):
-                out[i, j, k] = inverse[k, 0] * a + inverse[k, 1] * b + inverse[k, 2] * c

@@ -29,10 +29,6 @@ from acutance.models.descriptor import ModelInfo
 from acutance.models.weights import check_scale, read_shipped
 
 FORMAT = "acutance-lut-1"
-# MATLAB rgb2ycbcr (RGB in [0, 1] -> YCbCr in [0, 255]), inverted for the fused ycbcr2rgb of luma models
-_YCC_MATRIX = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
-_YCC_INVERSE = np.linalg.inv(_YCC_MATRIX).astype(np.float32)
-_YCC_OFFSET = np.array([16.0, 128.0, 128.0], np.float32)
 N_ENTRIES = kernels.LEVELS**4
 INPUTS = ("rgb", "luma")
 
@@ -132,15 +128,10 @@ def upscale(model: LutModel, rgb: np.ndarray) -> np.ndarray:
         levels = np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.float32)
         channels = [run_channel(model, levels[:, :, c]) for c in range(3)]
         return np.stack(channels, axis=-1) / np.float32(255.0)
-    from acutance.color import rgb_to_ycbcr
-    from acutance.resize import imresize
+    from acutance.color.fast import upscale_luma
 
-    ycc = rgb_to_ycbcr(rgb)
-    y = run_channel(model, ycc[:, :, 0] * np.float32(255.0))
-    chroma = imresize(ycc[:, :, 1:], model.scale)
-    out = np.empty((*y.shape, 3), np.float32)
-    kernels.luma_chroma_to_rgb(y, chroma, _YCC_INVERSE, _YCC_OFFSET, out)
-    return out
+    size = (rgb.shape[0] * model.scale, rgb.shape[1] * model.scale)
+    return upscale_luma(rgb, lambda y: run_channel(model, y * np.float32(255.0)), size)
 
 
 # ----------------------------------------------------------------------------------------------- files

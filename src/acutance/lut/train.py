@@ -35,7 +35,10 @@ class TrainConfig:
     scale: int = 4
     method: str = "fit"  # "fit": least-squares tables (no torch); "net": MLPs -> tables
     patterns: list[str] = field(default_factory=lambda: ["s", "d", "y"])
-    stages: int = 1  # net method: 1x stages before the upscaling one
+    stages: int = 1  # total stages: stages - 1 residual 1x stages before the upscaling one
+    # start from this model file instead of fitting/training (its stages; missing 1x stages are prepended as
+    # the identity), then fine-tune: how a fitted single stage becomes a cascade
+    init: str = ""
     # fit method
     lam: float = 1.0
     smooth: float = 0.0
@@ -52,6 +55,9 @@ class TrainConfig:
     # LUT-aware fine-tuning of the tables (both methods)
     finetune_steps: int = 0
     finetune_lr: float = 1e-2  # Adam step in table units (8-bit levels / number of summed outputs)
+    # after fine-tuning a cascade, re-fit its last stage by least squares (fit options above) on what the
+    # trained 1x stages output: CG iterations, 0 = off
+    refit_iterations: int = 0
     seed: int = 0
     threads: int = 1
 
@@ -79,6 +85,14 @@ class TrainConfig:
             raise OptionError(f"patterns must be among {', '.join(kernels.PATTERNS)}")
         if config.crop % config.scale:
             raise OptionError(f"crop {config.crop} is not a multiple of the scale {config.scale}")
+        if config.stages < 1:
+            raise OptionError(f"stages must be at least 1, got {config.stages}")
+        if config.method == "fit" and not config.init and config.stages > 1 and config.finetune_steps < 1:
+            raise OptionError("a fitted cascade (stages > 1) trains its 1x stages by fine-tuning: set finetune_steps")
+        if config.init and config.finetune_steps < 1 and config.refit_iterations < 1:
+            raise OptionError("init starts from a model file: set finetune_steps or refit_iterations to train it")
+        if config.refit_iterations > 0 and config.stages < 2:
+            raise OptionError("refit_iterations re-fits the last stage of a cascade: it needs stages >= 2")
         return config
 
 
@@ -312,6 +326,19 @@ def _train_loop(net: LutNet, params, pairs, config: TrainConfig, steps: int, lr:
             running = 0.0
 
 
+def add_identity_stages(model: LutModel, stages: int, patterns) -> LutModel:
+    """Prepend residual 1x stages with zero tables (each passes its 8-bit input through unchanged) until the
+    model has ``stages`` stages; fine-tuning then trains them jointly with the rest."""
+    from acutance.lut.runtime import N_ENTRIES
+
+    extra = stages - len(model.stages)
+    if extra < 0:
+        raise OptionError(f"the model has {len(model.stages)} stages, more than the {stages} asked for")
+    zero = np.zeros((len(patterns), N_ENTRIES, 1), np.int8)
+    new = [Stage(tuple(patterns), zero.copy(), scale=1, residual=True, round=True) for _ in range(extra)]
+    return LutModel(new + list(model.stages), input=model.input, padding=model.padding, meta=dict(model.meta))
+
+
 def finetune_tables(model: LutModel, pairs, config: TrainConfig, log=print) -> LutModel:
     """LUT-aware fine-tuning: Adam on the table entries through the differentiable interpolation."""
     torch = _torch()
@@ -339,7 +366,15 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print) -> LutModel:
     if not files:
         raise OptionError(f"no training images under {', '.join(map(str, data_dirs))}")
     start = time.perf_counter()
-    if config.method == "fit":
+    if config.init:
+        from acutance.lut.runtime import load_model_file
+
+        model = load_model_file(config.init)
+        if model.scale != config.scale or model.input != "luma":
+            raise OptionError(f"init {config.init}: a x{model.scale} {model.input} model, expected x{config.scale} luma")
+        model.meta = {"init": {"file": Path(config.init).name, "meta": model.meta}}
+        needs_pairs = True
+    elif config.method == "fit":
         from acutance.lut.fit import FitOptions, fit_model
 
         options = FitOptions(
@@ -359,11 +394,22 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print) -> LutModel:
         _train_loop(net, list(net.parameters()), pairs, config, config.steps, config.lr, log, "net")
         model = tables_to_model(net, net_to_tables(net), "edge", {"method": "MLP nets -> tables, int8"})
         needs_pairs = False
+    if config.stages > len(model.stages):
+        model = add_identity_stages(model, config.stages, config.patterns)
     if config.finetune_steps > 0:
         torch = _torch()
         torch.set_num_threads(config.threads)
         if needs_pairs:
             pairs = load_luma_pairs(files, config.scale, config.max_images, config.seed)
         model = finetune_tables(model, pairs, config, log)
+    if config.refit_iterations > 0:
+        from acutance.lut.fit import FitOptions, refit_last_stage
+
+        options = FitOptions(
+            scale=config.scale, patterns=tuple(config.patterns), lam=config.lam, smooth=config.smooth,
+            iterations=config.refit_iterations, max_images=config.max_images, max_lr_pixels=config.max_lr_pixels,
+            transpose=config.transpose, seed=config.seed,
+        )  # fmt: skip
+        model = refit_last_stage(model, files, options, log)
     model.meta |= {"config": asdict(config), "train_seconds_total": round(time.perf_counter() - start, 1)}
     return model

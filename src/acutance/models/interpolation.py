@@ -19,8 +19,14 @@ class Interpolator:
     info: ModelInfo
     method: str
 
-    def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, scale: float | tuple[float, float]) -> np.ndarray:
+        """One factor (MATLAB ``imresize(rgb, scale)``) or ``(scale_y, scale_x)``: size ``ceil(in * scale)`` per axis."""
         check_rgb(rgb)
+        if isinstance(scale, tuple):
+            from acutance.resize.matlab import output_size
+
+            size = (output_size(rgb.shape[0], 1, scale[0])[0], output_size(1, rgb.shape[1], scale[1])[1])
+            return imresize(rgb, size=size, method=self.method)
         return imresize(rgb, scale, method=self.method)
 
 

@@ -145,13 +145,42 @@ _MODELS: tuple[ModelInfo, ...] = (
             name=f"lut-x{scale}",
             task="upscale",
             scales=(scale,),
-            summary=f"LUT SR x{scale}: S+D+Y 4-bit int8 tables, 4-simplex interpolation, rotation ensemble, on Y",
+            summary=(
+                f"LUT SR x{scale}: S+D+Y 4-bit int8 tables, 4-simplex interpolation, rotation ensemble, on Y"
+                + ("; two stages (1x, then x4) as MuLUT" if scale == 4 else "")
+            ),
             licence="Apache-2.0",
             loader="acutance.lut.runtime:load",
             input="luma",
-            context=4,  # patterns reach 2 LR pixels; bicubic chroma 2
+            context=4,  # patterns reach 2 LR pixels per stage (x4: two stages); bicubic chroma 2
         )
         for scale in (2, 3, 4)
+    ),
+    *(
+        ModelInfo(
+            name=f"esr-max-c{channels}-k{k}-x2",
+            task="upscale",
+            scales=(2,),
+            summary=(
+                f"edge-SR eSR-MAX x2 on Y: {4 * channels} {k}x{k} filters, pixel shuffle, max over {channels} "
+                "channels (single layer; onnxruntime or OpenCV convolution)"
+            ),
+            licence="Apache-2.0",
+            loader="acutance.edgesr.runtime:load",
+            input="luma",
+            context=max(k // 2, 2),  # the filters reach k // 2 LR pixels; bicubic chroma 2
+        )
+        for channels, k in ((4, 5), (8, 7))
+    ),
+    ModelInfo(
+        name="lerf",
+        task="upscale",
+        scales=None,
+        summary="LeRF-style resampler, any scale or size: LUT-predicted steerable Gaussian kernels after a LUT refinement, on Y",
+        licence="Apache-2.0",
+        loader="acutance.lut.lerf:load",
+        input="luma",
+        context=8,  # refinement 2 + kernel tables 2 + 4x4 window 2 LR pixels; bicubic chroma 2
     ),
     ModelInfo(
         name="raisr-fast-x2",
@@ -232,6 +261,8 @@ _DEEP_SUFFIXES = (".onnx", ".pth", ".pt", ".safetensors")
 _NPZ_LOADERS = {
     "acutance-hashed-filters-1": "acutance.raisr.runtime:load_file",
     "acutance-lut-1": "acutance.lut.runtime:load_file",
+    "acutance-lerf-1": "acutance.lut.lerf:load_file",
+    "acutance-edgesr-1": "acutance.edgesr.runtime:load_file",
 }
 
 

@@ -16,9 +16,22 @@ if TYPE_CHECKING:
     from acutance.io import Image
 
 
-def resolve_scale(model: Enhancer, scale: float | None) -> float:
-    """The scale to run ``model`` at: ``scale`` if the model supports it, its default if None."""
+def resolve_scale(model: Enhancer, scale: float | tuple[float, float] | None) -> float | tuple[float, float]:
+    """The scale to run ``model`` at: ``scale`` if the model supports it, its default if None.
+
+    A ``(scale_y, scale_x)`` pair (an exact output size, ``acutance upscale --size``) is for models that take
+    any factor (``scales=None``: interpolators, lerf); it is returned as a pair of floats.
+    """
     info = model.info
+    if isinstance(scale, tuple):
+        if info.task != "upscale" or info.scales is not None:
+            raise ModelError(
+                f"model {info.name!r} takes only its own factor(s); per-axis scales (an exact output size) need a "
+                "model that takes any scale, e.g. bicubic, lanczos, nearest or lerf"
+            )
+        if len(scale) != 2 or not all(s > 0 for s in scale):
+            raise OptionError(f"per-axis scales must be two positive numbers, got {scale}")
+        return float(scale[0]), float(scale[1])
     if scale is None:
         scale = info.scales[0] if info.scales else info.default_scale
     if info.task != "upscale" and scale != 1:
@@ -47,7 +60,7 @@ def enhance(
     check_rgb(rgb)
     scale = resolve_scale(model, scale)
     tile = model.info.tile if tile is None else tile
-    if tile and float(scale).is_integer():
+    if tile and not isinstance(scale, tuple) and float(scale).is_integer():
         out = run_tiled(
             lambda part: model(part, scale),
             rgb,

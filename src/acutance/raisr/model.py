@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from acutance.color import rgb_to_ycbcr, ycbcr_to_rgb
+from acutance.color.fast import TO_RGB, TO_YCBCR, transform
 from acutance.contract import check_rgb
 from acutance.errors import ModelError
 from acutance.raisr.hashing import HashParams, hash_image
@@ -150,24 +150,6 @@ def enlarge(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def _affine(convert) -> np.ndarray:
-    """The 3x4 matrix [A | b] of an affine colour conversion, read off the reference function."""
-    origin = np.asarray(convert(np.zeros((1, 1, 3))), np.float64)[0, 0]
-    columns = np.asarray(convert(np.eye(3)[None]), np.float64)[0] - origin
-    return np.hstack([columns.T, origin[:, None]])
-
-
-# MATLAB's rgb2ycbcr / ycbcr2rgb as 3x4 affine maps for cv2.transform: float32 and multi-threaded, several
-# times faster than the float64 reference in acutance.color (differences ~1e-7, far below 8-bit steps).
-_TO_YCBCR = _affine(rgb_to_ycbcr)
-_TO_RGB = _affine(ycbcr_to_rgb)
-
-
-def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.transform(np.ascontiguousarray(image, dtype=np.float32), matrix)
-
 
 def initial_state(model: HashedModel, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(input YCbCr, starting state): the state is the bicubic upscale for upscalers, a copy otherwise.
@@ -177,7 +159,7 @@ def initial_state(model: HashedModel, rgb: np.ndarray) -> tuple[np.ndarray, np.n
     """
     import cv2
 
-    source = _transform(rgb, _TO_YCBCR)
+    source = transform(rgb, TO_YCBCR)
     if model.scale == 1:
         return source, source.copy()
     height, width = source.shape[0] * model.scale, source.shape[1] * model.scale
@@ -202,7 +184,7 @@ def run_ycbcr(model: HashedModel, rgb: np.ndarray) -> np.ndarray:
 
 def run(model: HashedModel, rgb: np.ndarray) -> np.ndarray:
     """float32 HxWx3 RGB in [0, 1] -> float32 (sH)x(sW)x3 RGB (not clipped, unless back-projected)."""
-    out = _transform(run_ycbcr(model, rgb), _TO_RGB)
+    out = transform(run_ycbcr(model, rgb), TO_RGB)
     steps = int(model.meta.get("back_projection", 0)) if model.scale > 1 else 0
     for _ in range(steps):
         out = back_project(np.clip(out, 0.0, 1.0), rgb, model.scale)

@@ -1,0 +1,293 @@
+"""edge-SR inference without torch, and the model file.
+
+Luma only, like the luma LUT models: the image goes to MATLAB YCbCr (the float32 ``cv2.transform`` map of
+``acutance.raisr.model``), the network upscales Y (in [0, 1]) and Cb/Cr get MATLAB bicubic; the result is
+converted back with MATLAB ``ycbcr2rgb`` (the fused numba helper of the luma LUT models).
+
+Two back ends compute the convolutions, the part that costs:
+
+* ``onnxruntime`` (the default when it is installed): the conv stack (edge Pad, Conv, Tanh) as an ONNX graph
+  written from the model's arrays at load time (a few protobuf messages, no ``onnx`` package needed);
+  onnxruntime's im2col + GEMM convolution was 3-4x faster than OpenCV at these sizes (docs/edge_sr.md).
+* ``opencv``: ``cv2.filter2D`` per (output, input) channel pair with ``BORDER_REPLICATE``; needs nothing
+  beyond the core.
+
+Both feed the filter outputs to one numba kernel (``kernels.combine``) that does the max / softmax over the C
+channels and writes the pixel-shuffled HR luma directly.
+
+The model file is the config: an ``.npz`` with ``meta`` (JSON: format, spec, training record) and float32
+arrays ``w0, b0, w1, b1, ..., w{n}`` in torch's (out, in, k, k) layout, as ``acutance.edgesr.arch`` names them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from acutance.contract import check_rgb
+from acutance.edgesr.arch import EsrSpec
+from acutance.errors import ModelError
+from acutance.models.descriptor import ModelInfo
+from acutance.models.weights import check_scale, read_shipped
+
+FORMAT = "acutance-edgesr-1"
+BACKENDS = ("onnxruntime", "opencv")
+
+
+@dataclass
+class EsrModel:
+    """An edge-SR model: its spec and float32 weights ``w0, b0, w1, b1, ..., w{last}`` (torch layout)."""
+
+    spec: EsrSpec
+    arrays: dict
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        expected = {}
+        for n, (i, o, k, bias) in enumerate(self.spec.layers):
+            expected[f"w{n}"] = (o, i, k, k)
+            if bias:
+                expected[f"b{n}"] = (o,)
+        missing = sorted(set(expected) - set(self.arrays))
+        extra = sorted(set(self.arrays) - set(expected))
+        if missing or extra:
+            raise ModelError(f"edge-SR {self.spec.name}: missing arrays {missing}, unexpected {extra}")
+        for key, shape in expected.items():
+            if tuple(self.arrays[key].shape) != shape:
+                raise ModelError(f"edge-SR {self.spec.name}: {key} has shape {self.arrays[key].shape}, expected {shape}")
+        self.arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.arrays.items()}
+
+    @property
+    def scale(self) -> int:
+        return self.spec.scale
+
+
+# ------------------------------------------------------------------------------------------ back ends
+
+
+def _conv_opencv(model: EsrModel, y: np.ndarray) -> np.ndarray:
+    import cv2
+
+    x = y[None]
+    layers = model.spec.layers
+    for n, (n_in, n_out, _, bias) in enumerate(layers):
+        w = model.arrays[f"w{n}"]
+        out = np.empty((n_out, *y.shape), np.float32)
+        for o in range(n_out):
+            acc = cv2.filter2D(x[0], cv2.CV_32F, w[o, 0], borderType=cv2.BORDER_REPLICATE)
+            for i in range(1, n_in):
+                acc += cv2.filter2D(x[i], cv2.CV_32F, w[o, i], borderType=cv2.BORDER_REPLICATE)
+            if bias:
+                acc += model.arrays[f"b{n}"][o]
+            out[o] = acc
+        x = np.tanh(out, out=out) if n < len(layers) - 1 else out
+    return x
+
+
+def _pb_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _pb(number: int, value) -> bytes:
+    """One protobuf field: an int (varint), or bytes / str / list of encoded fields (length-delimited)."""
+    if isinstance(value, int):
+        return _pb_varint(number << 3) + _pb_varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    elif isinstance(value, list):
+        value = b"".join(value)
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(value)) + value
+
+
+def _onnx_tensor(name: str, array: np.ndarray) -> bytes:
+    # TensorProto: dims 1, data_type 2 (1 float, 7 int64), name 8, raw_data 9
+    dtype = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}[array.dtype]
+    fields = [_pb(1, int(d)) for d in array.shape] + [_pb(2, dtype), _pb(8, name), _pb(9, array.tobytes())]
+    return b"".join(fields)
+
+
+def _onnx_value(name: str, channels: int) -> bytes:
+    # ValueInfoProto name 1, type 2 -> TypeProto.tensor_type 1 -> elem_type 1, shape 2 -> dim 1 (value 1 / param 2)
+    dims = [_pb(1, [_pb(1, 1)]), _pb(1, [_pb(1, channels)]), _pb(1, [_pb(2, "h")]), _pb(1, [_pb(2, "w")])]
+    return _pb(1, name) + _pb(2, [_pb(1, [_pb(1, 1), _pb(2, [_pb(1, d) for d in dims])])])
+
+
+def _onnx_node(op: str, inputs: list[str], output: str, attributes: list[bytes] = ()) -> bytes:
+    # NodeProto: input 1, output 2, name 3, op_type 4, attribute 5
+    return b"".join([*(_pb(1, i) for i in inputs), _pb(2, output), _pb(3, output), _pb(4, op), *(_pb(5, a) for a in attributes)])
+
+
+def onnx_graph(model: EsrModel) -> bytes:
+    """The conv stack (Pad edge, Conv, Tanh, ..., head Conv) as a serialised ONNX model (opset 13).
+
+    Input ``y`` (1, 1, h, w) float32, output ``filters`` (1, G*C*s*s, h, w). Protobuf field numbers are the
+    ones of onnx.proto (ModelProto ir_version 1, opset_import 8, graph 7).
+    """
+    nodes, inits = [], []
+    x = "y"
+    layers = model.spec.layers
+    for n, (_, n_out, k, bias) in enumerate(layers):
+        p = k // 2
+        inits.append(_onnx_tensor(f"pads{n}", np.array([0, 0, p, p, 0, 0, p, p], np.int64)))
+        mode = _pb(1, "mode") + _pb(4, "edge") + _pb(20, 3)  # AttributeProto name 1, s 4, type 20 (STRING)
+        nodes.append(_onnx_node("Pad", [x, f"pads{n}"], f"pad{n}", [mode]))
+        inits.append(_onnx_tensor(f"w{n}", model.arrays[f"w{n}"]))
+        inputs = [f"pad{n}", f"w{n}"]
+        if bias:
+            inits.append(_onnx_tensor(f"b{n}", model.arrays[f"b{n}"]))
+            inputs.append(f"b{n}")
+        last = n == len(layers) - 1
+        kernel = _pb(1, "kernel_shape") + _pb(8, k) + _pb(8, k) + _pb(20, 7)  # ints 8, type INTS
+        nodes.append(_onnx_node("Conv", inputs, "filters" if last else f"conv{n}", [kernel]))
+        if not last:
+            nodes.append(_onnx_node("Tanh", [f"conv{n}"], f"act{n}"))
+        x = f"act{n}"
+    graph = [*(_pb(1, node) for node in nodes), _pb(2, "edgesr"), *(_pb(5, t) for t in inits)]
+    graph += [_pb(11, _onnx_value("y", 1)), _pb(12, _onnx_value("filters", model.spec.head_outputs))]
+    opset = _pb(8, [_pb(1, ""), _pb(2, 13)])
+    return _pb(1, 8) + _pb(2, "acutance") + opset + _pb(7, graph)
+
+
+# ------------------------------------------------------------------------------------------- inference
+
+
+@dataclass
+class EsrRunner:
+    """A model ready to run: the back end's state (an onnxruntime session or none)."""
+
+    model: EsrModel
+    backend: str = "onnxruntime"
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ModelError(f"edge-SR back end must be one of {BACKENDS}, got {self.backend!r}")
+        self.session = None
+        if self.backend == "onnxruntime":
+            from acutance.deep.runtime import (
+                make_session,  # one intra-op thread per core
+            )
+
+            self.session = make_session(onnx_graph(self.model))
+
+    def filters(self, y: np.ndarray) -> np.ndarray:
+        """The head's filter outputs (G*C*s*s, h, w) float32 of a luma plane y (h, w) in [0, 1]."""
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        if self.session is None:
+            return _conv_opencv(self.model, y)
+        return self.session.run(None, {"y": y[None, None]})[0][0]
+
+    def luma(self, y: np.ndarray, gain: float = 1.0) -> np.ndarray:
+        """float32 (h, w) luma in [0, 1] -> float32 (sh, sw) HR luma times ``gain``."""
+        from acutance.edgesr.kernels import KIND_CODES, combine
+
+        spec = self.model.spec
+        F = self.filters(y)
+        out = np.empty((y.shape[0] * spec.scale, y.shape[1] * spec.scale), np.float32)
+        combine(F, KIND_CODES[spec.kind], spec.channels, spec.scale, np.float32(gain), out)
+        return out
+
+    def upscale(self, rgb: np.ndarray) -> np.ndarray:
+        """float32 HxWx3 RGB in [0, 1] -> float32 (sH)x(sW)x3 RGB (not clipped); chroma MATLAB bicubic."""
+        from acutance.color.fast import upscale_luma
+
+        check_rgb(rgb)
+        scale = self.model.spec.scale
+        return upscale_luma(rgb, lambda y: self.luma(y, gain=255.0), (rgb.shape[0] * scale, rgb.shape[1] * scale))
+
+
+def default_backend() -> str:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "opencv"
+    return "onnxruntime"
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def save_model(model: EsrModel, path: str | Path) -> Path:
+    """Write the model file (npz, compressed, no pickle; ``meta`` JSON carries the spec); returns its path."""
+    meta = dict(model.meta) | {"format": FORMAT, "spec": model.spec.to_dict(), "params": model.spec.params}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, meta=np.array(json.dumps(meta, sort_keys=True)), **model.arrays)
+    return path
+
+
+def load_model_file(path: str | Path) -> EsrModel:
+    """Read a model file strictly: the spec in ``meta`` and exactly the arrays it needs."""
+    name = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise ModelError(f"{name}: cannot read edge-SR model file: {error}") from None
+    if "meta" not in arrays:
+        raise ModelError(f"{name}: not an edge-SR model file (no 'meta' entry)")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ModelError(f"{name}: 'meta' is not a JSON string: {error}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{name}: 'meta' must be a JSON object with format {FORMAT!r}")
+    try:
+        spec = EsrSpec(**meta["spec"])
+        return EsrModel(spec, arrays, meta)
+    except ModelError as error:
+        raise ModelError(f"{name}: {error}") from None
+    except (KeyError, TypeError) as error:
+        raise ModelError(f"{name}: invalid edge-SR model description: {error!r}") from None
+
+
+# ------------------------------------------------------------------------------------------- enhancer
+
+
+@dataclass(frozen=True)
+class EsrEnhancer:
+    """A loaded edge-SR model as an enhancer: ``model(rgb, scale) -> rgb`` with ``.info``."""
+
+    info: ModelInfo
+    runner: EsrRunner
+
+    def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
+        check_scale(self.info, self.runner.model.scale, scale)
+        return self.runner.upscale(rgb)
+
+
+def load(info: ModelInfo) -> EsrEnhancer:
+    """Registry loader: reads ``acutance/weights/{info.name}.npz``; onnxruntime if installed, else OpenCV."""
+    model = read_shipped(info, load_model_file, lambda m: m.scale)
+    return EsrEnhancer(info=info, runner=EsrRunner(model, default_backend()))
+
+
+def context(spec: EsrSpec) -> int:
+    """Input pixels of reach on each side: the conv stack's, or MATLAB bicubic chroma's 2 if larger."""
+    return max(spec.context, 2)
+
+
+def load_file(path: str | Path, backend: str | None = None) -> EsrEnhancer:
+    """A model file of your own (``acutance train edgesr -o MODEL``) as an enhancer."""
+    model = load_model_file(path)
+    info = ModelInfo(
+        name=Path(path).stem,
+        task="upscale",
+        scales=(model.scale,),
+        summary=f"edge-SR {model.spec.name} from {path}",
+        licence="(your model)",
+        loader="acutance.edgesr.runtime:load_file",
+        input="luma",
+        context=context(model.spec),
+        default_scale=float(model.scale),
+    )
+    return EsrEnhancer(info=info, runner=EsrRunner(model, backend or default_backend()))
