@@ -383,3 +383,23 @@ def test_tiny_face_is_skipped(shared_data):
     assert report.faces[0].size < 80 and "minimum size 80" in report.notices[0]
     out, report = enhance_faces(canvas, brighten_and_texture, fidelity=1.0, min_size=20)
     assert report.restored == 1 and np.abs(out - canvas).max() > 0.03
+
+
+@pytest.mark.slow
+def test_cnn_detector_finds_the_same_face_as_hog(shared_data):
+    """dlib's MMOD CNN detector (the ``cnn`` option) finds the face HOG finds, with its landmarks on it."""
+    pytest.importorskip("dlib")
+    from acutance.faces.detect import detect_faces
+
+    rgb = _read(shared_data / "faces" / "CodeFormer_inputs/whole_imgs/03.jpg")
+    hog = detect_faces(rgb)
+    cnn = detect_faces(rgb, detector="cnn", upsample=0)  # one image pass: the CNN is slow on a CPU
+    assert len(cnn) == len(hog) == 1 and cnn[0].detector == "cnn"
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = hog[0].box, cnn[0].box
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    assert inter / union > 0.5
+    # the landmarks come from the same 68-point predictor inside either box: eyes within a few pixels
+    assert np.abs(cnn[0].landmarks5[:2] - hog[0].landmarks5[:2]).max() < 4.0
+    # a higher threshold than the face's confidence drops it
+    assert detect_faces(rgb, detector="cnn", upsample=0, threshold=cnn[0].score + 0.01) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import smooth_test_image
 
 from acutance.errors import ModelError
 from acutance.faces.restorer import load_restorer
@@ -20,8 +21,6 @@ from acutance.faces.train import (
     template,
 )
 from acutance.metrics import psnr
-
-from conftest import smooth_test_image
 
 
 def test_held_out_identities_are_the_last_60_sorted():
@@ -173,3 +172,87 @@ def test_linear_branch_fit_recovers_a_known_filter():
     weight, bias = fit_linear(crops, opts, np.random.default_rng(0), samples=300)
     assert weight.shape == (3, 3, 5, 5) and bias.shape == (3,)
     assert np.all(np.isfinite(weight)) and np.abs(weight).max() > 1e-3
+
+
+# ------------------------------------------------------------------ identity loss (dlib network in torch)
+def _dlib_or_skip():
+    pytest.importorskip("dlib")
+    from importlib.util import find_spec
+
+    if find_spec("face_recognition_models") is None:
+        pytest.skip("face_recognition_models (extra 'faces') is not installed: the identity loss needs its dlib file")
+
+
+@pytest.fixture(scope="module")
+def dlib_torch_net():
+    _dlib_or_skip()
+    from acutance.faces.identity_loss import build_dlib_resnet
+
+    torch.set_num_threads(1)
+    return build_dlib_resnet()
+
+
+def test_torch_copy_of_dlib_network_gives_dlibs_descriptor(dlib_torch_net):
+    from acutance.faces import identity
+
+    chip = smooth_test_image(150, 150, seed=11)
+    want = identity.embedding_from_chip(chip)
+    q = np.round(chip * 255).astype(np.float32)  # dlib sees the 8-bit chip
+    with torch.no_grad():
+        got = dlib_torch_net(torch.from_numpy(q.transpose(2, 0, 1)[None].copy()))[0].numpy()
+    assert np.abs(got - want).max() < 1e-4 * max(1.0, np.abs(want).max())
+
+
+def test_chip_sampling_matches_dlib_get_face_chip():
+    _dlib_or_skip()
+    from acutance.faces import identity
+    from acutance.faces.identity_loss import chip_transform, extract_chips
+
+    crop = smooth_test_image(256, 256, seed=4)
+    # dlib 5-point order: eye corners (one eye, then the other), nose bottom; a slightly rotated face in the
+    # middle of the image, so that the chip lies inside it (dlib fills outside with black, we repeat the border)
+    points = np.array([[92.0, 50.0], [78.0, 51.0], [36.0, 49.0], [50.0, 50.0], [64.0, 80.0]]) + 64
+    face = identity.DlibFace(box=(90, 94, 166, 170), landmarks=points, score=float("nan"))
+    want = identity.face_chip(crop, face) * 255
+    theta = torch.from_numpy(chip_transform(points, face.box, 256)[None])
+    got = extract_chips(torch.from_numpy(crop.transpose(2, 0, 1)[None].copy()), theta)[0].numpy().transpose(1, 2, 0)
+    assert got.shape == want.shape == (150, 150, 3)
+    assert np.abs(got - want).mean() < 1.0  # dlib rounds to 8 bits; the geometry is the same
+
+
+def test_identity_loss_is_differentiable_and_a_step_moves_the_restorer(dlib_torch_net):
+    from acutance.faces.arch.unet import FaceUNet
+    from acutance.faces.identity_loss import identity_loss
+
+    torch.manual_seed(0)
+    model = FaceUNet(4, 2, 0)
+    x = torch.from_numpy(smooth_test_image(64, 64, seed=2).transpose(2, 0, 1)[None].copy())
+    theta = torch.tensor([[[0.7, 0.05, 0.0], [-0.05, 0.7, 0.05]]])
+    target = torch.from_numpy(np.random.default_rng(0).normal(size=(1, 128)).astype(np.float32))
+    before = model(x).detach()
+    loss = identity_loss(dlib_torch_net, model(x), theta, target)
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    assert not any(p.requires_grad for p in dlib_torch_net.parameters())  # the loss network stays frozen
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 1e-3 * p.grad / (p.grad.norm() + 1e-12)
+    after = model(x).detach()
+    assert float((after - before).abs().max()) > 1e-5
+    assert float(identity_loss(dlib_torch_net, model(x), theta, target).detach()) < float(loss.detach())  # descent
+
+
+def test_onnx_weights_load_back_into_torch(tmp_path):
+    from acutance.faces.arch.unet import FaceUNet
+    from acutance.faces.train import load_onnx_into
+
+    model, _, path = _tiny_onnx(tmp_path, steps=1)
+    copy = FaceUNet(**model.hyper_parameters())
+    load_onnx_into(copy, path)
+    x = torch.from_numpy(smooth_test_image(32, 32, seed=1).transpose(2, 0, 1)[None].copy())
+    with torch.no_grad():
+        np.testing.assert_allclose(copy(x).numpy(), model(x).numpy(), atol=1e-6)
+    with pytest.raises(ModelError, match="do not match"):
+        load_onnx_into(FaceUNet(8, 2, 0), path)

@@ -14,7 +14,13 @@ Recipe (see docs/face_restorer.md):
   over the run's progress (steps, or time when a time limit is set, whichever is further);
 - checkpoints every ``checkpoint_every`` steps, so a run can stop at any time and resume.
 
-Run: ``nice -n 10 python -m acutance.faces.train --lfw ../shared/data/faces/lfw --out face-restore.onnx``.
+Identity fine-tune (``--init-onnx``): starts from an exported FaceUNet and trains on whole 128 crops with
+L1 + 0.5 x gradient L1 + ``--identity-weight`` x (1 - cosine of dlib's face descriptors of the restored and
+the clean crop), through a torch copy of dlib's recognition network (``acutance.faces.identity_loss``); the
+last ``--validation-identities`` training identities are kept out to validate on.
+
+Run: ``nice -n 10 python -m acutance.faces.train --lfw ../shared/data/faces/lfw --out face-restore.onnx``
+(add ``--init-onnx face-restore.onnx --identity-weight 1.5`` for the identity fine-tune).
 """
 
 from __future__ import annotations
@@ -398,6 +404,196 @@ def export_onnx(model, path: Path, meta: dict, size: int = NATIVE_SIZE) -> None:
     atomic_write_bytes(Path(path), data, overwrite=True)
 
 
+# --------------------------------------------------------------------- identity fine-tuning (dlib loss)
+@dataclass(frozen=True)
+class IdentityOptions:
+    """Options of an identity fine-tune (see :func:`finetune_identity`)."""
+
+    identity_weight: float = 0.1
+    batch: int = 4
+    steps: int = 1000
+    lr: float = 2e-4
+    grad_weight: float = 0.5
+    seed: int = 1
+    checkpoint_every: int = 25
+    validate_every: int = 100
+    time_limit_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.identity_weight < 0 or self.steps < 1 or self.batch < 1:
+            raise OptionError("identity_weight must be >= 0, steps and batch positive")
+
+
+def load_onnx_into(model, path: Path) -> None:
+    """Copy an exported FaceUNet's ONNX initializers into the torch ``model`` (names and shapes must match)."""
+    import torch
+
+    from acutance.deep.runtime import read_initializers
+
+    weights = read_initializers(Path(path))
+    state = model.state_dict()
+    if set(weights) != set(state) or any(weights[k].shape != tuple(state[k].shape) for k in state):
+        raise ModelError(f"{path}: its weights do not match FaceUNet{model.hyper_parameters()}")
+    model.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in weights.items()})
+
+
+def identity_targets(crops: np.ndarray, cache: Path | None = None, log=print) -> dict[str, np.ndarray]:
+    """Per clean crop: the ``grid_sample`` transform of its dlib face chip (face geometry found on the clean
+    crop, as the benchmark does) and dlib's descriptor of the clean crop (computed by dlib itself).
+
+    Cached in ``cache`` (an npz outside the repo) together with a fingerprint of the crops."""
+    from acutance.faces import identity
+    from acutance.faces.identity_loss import chip_transform, face_geometry
+
+    fingerprint = np.array([len(crops), int(crops[:, ::7, ::7].astype(np.int64).sum())])
+    if cache is not None and Path(cache).is_file():
+        with np.load(cache) as data:
+            if np.array_equal(data["fingerprint"], fingerprint):
+                return {k: data[k] for k in data.files}
+    thetas, targets = [], []
+    start = time.perf_counter()
+    for i, crop8 in enumerate(crops):
+        crop = crop8.astype(np.float32) / np.float32(255.0)
+        face = face_geometry(crop)
+        thetas.append(chip_transform(face.landmarks, face.box, crop.shape[0]))
+        targets.append(identity.embedding_from_chip(identity.face_chip(crop, face)))
+        if (i + 1) % 200 == 0:
+            log(f"identity targets {i + 1}/{len(crops)}  {time.perf_counter() - start:.0f}s")
+    out = {"theta": np.stack(thetas), "target": np.stack(targets), "fingerprint": fingerprint}
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(cache).with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        tmp.replace(cache)
+    return out
+
+
+def _validate(model, net, crops, theta, target) -> dict[str, float]:
+    """PSNR and dlib identity cosine (torch copy of dlib's network, chips from the float crops) of the model
+    and of bicubic, under the benchmark's fixed degradation, on validation crops (training identities)."""
+    import torch
+    import torch.nn.functional as F
+
+    from acutance.faces.identity_loss import extract_chips
+
+    cleans = crops.astype(np.float32) / np.float32(255.0)
+    bicubic = np.stack([benchmark_degrade(c)[1] for c in cleans])
+    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+    with torch.no_grad():
+        restored = model(to_t(bicubic)).clamp(0, 1)
+        out = {}
+        for key, images in (("bicubic", to_t(bicubic)), ("restored", restored)):
+            q = torch.round(images * 255) / 255  # 8-bit, as the benchmark measures
+            mse = ((q - to_t(cleans)) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
+            emb = net(extract_chips(q, torch.from_numpy(theta)))
+            cos = F.cosine_similarity(emb, torch.from_numpy(target), dim=1)
+            out[key] = (float((10 * torch.log10(1 / mse)).mean()), cos)
+    wins = int((out["restored"][1] > out["bicubic"][1]).sum())
+    return {
+        "psnr_bicubic": out["bicubic"][0], "psnr": out["restored"][0],
+        "identity_bicubic": float(out["bicubic"][1].mean()), "identity": float(out["restored"][1].mean()),
+        "identity_wins": wins,
+    }
+
+
+def finetune_identity(crops: np.ndarray, geometry: dict, opts: IdentityOptions, model, validation=None,
+                      checkpoint: Path | None = None, log=print):
+    """Fine-tune ``model`` (a FaceUNet, e.g. the shipped one via :func:`load_onnx_into`) on whole crops with
+    L1 + ``grad_weight`` x L1 of the gradients + ``identity_weight`` x (1 - cosine of dlib's descriptors of
+    the restored crop and of the clean crop). Descriptors of the restored crop come from the torch copy of
+    dlib's network (:mod:`acutance.faces.identity_loss`), so the gradient flows into the restorer.
+
+    geometry: :func:`identity_targets` of ``crops``. validation: ``(crops, geometry)`` of crops never
+    trained on, measured every ``validate_every`` steps with the benchmark's degradation.
+    Returns ``(model, info)``; resumes from ``checkpoint`` when it exists.
+    """
+    import torch
+
+    from acutance.faces.identity_loss import build_dlib_resnet, identity_loss
+
+    net = build_dlib_resnet()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    torch.manual_seed(opts.seed)
+    optim = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.99))
+    step, elapsed, history, checks = 0, 0.0, [], []
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optim.load_state_dict(state["optim"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        history, checks = json.loads(state["history"]), json.loads(state["checks"])
+        log(f"resumed at step {step}")
+
+    def save() -> None:
+        if checkpoint is None:
+            return
+        state = {"model": model.state_dict(), "optim": optim.state_dict(), "step": step, "elapsed": elapsed,
+                 "history": json.dumps(history), "checks": json.dumps(checks),
+                 "options": json.dumps(asdict(opts), sort_keys=True)}
+        tmp = Path(str(checkpoint) + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(checkpoint)
+
+    def validate() -> None:
+        if validation is None:
+            return
+        model.eval()
+        result = _validate(model, net, validation[0], validation[1]["theta"], validation[1]["target"])
+        model.train()
+        checks.append({"step": step, **{k: round(v, 5) for k, v in result.items()}})
+        log(f"  validation at step {step}: PSNR {result['psnr']:.3f} (bicubic {result['psnr_bicubic']:.3f})  "
+            f"identity {result['identity']:.4f} (bicubic {result['identity_bicubic']:.4f}, "
+            f"{result['identity_wins']}/{len(validation[0])} higher)")
+
+    if step == 0:
+        validate()
+    rng = np.random.default_rng(opts.seed + step)
+    theta_all = torch.from_numpy(geometry["theta"])
+    target_all = torch.from_numpy(geometry["target"])
+    model.train()
+    start = time.perf_counter() - elapsed
+    running = np.zeros(2)
+    while step < opts.steps:
+        progress = step / opts.steps
+        if opts.time_limit_s:
+            progress = max(progress, elapsed / opts.time_limit_s)
+        lr = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        for group in optim.param_groups:
+            group["lr"] = lr
+        idx = rng.integers(0, len(crops), opts.batch)
+        clean = crops[idx].astype(np.float32) / np.float32(255.0)
+        bad = np.stack([degrade_face(c, rng) for c in clean])
+        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+        out = model(to_t(bad))
+        pixel = _loss(out, to_t(clean), opts.grad_weight)
+        ident = identity_loss(net, out.clamp(0, 1), theta_all[idx], target_all[idx]) if opts.identity_weight else out.sum() * 0
+        loss = pixel + opts.identity_weight * ident
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        step += 1
+        running += [float(pixel.detach()), float(ident.detach())]
+        elapsed = time.perf_counter() - start
+        if step % opts.checkpoint_every == 0 or step == opts.steps:
+            n = opts.checkpoint_every if step % opts.checkpoint_every == 0 else step % opts.checkpoint_every
+            history.append([step, round(elapsed, 1), running[0] / n, running[1] / n])
+            log(f"step {step}/{opts.steps}  pixel {running[0] / n:.4f}  identity {running[1] / n:.4f}  lr {lr:.2e}  {elapsed:.0f}s")
+            running[:] = 0
+            save()
+        if step % opts.validate_every == 0 or step == opts.steps:
+            validate()
+            save()
+        if opts.time_limit_s and elapsed > opts.time_limit_s:
+            log(f"time limit reached at step {step}")
+            if step % opts.validate_every:
+                validate()
+            save()
+            break
+    model.eval()
+    return model, {"steps": step, "seconds": round(elapsed, 1), "history": history, "validation": checks}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lfw", type=Path, required=True)
@@ -410,6 +606,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-identity", type=int, default=2, help="images per training identity (0: all)")
     parser.add_argument("--per-held-out", type=int, default=2, help="images per held-out identity (0: all)")
     parser.add_argument("--prepare-only", action="store_true")
+    tune = parser.add_argument_group("identity fine-tune (with --init-onnx)")
+    tune.add_argument("--init-onnx", type=Path, help="fine-tune this exported FaceUNet with the identity loss")
+    tune.add_argument("--identity-weight", type=float, default=IdentityOptions.identity_weight)
+    tune.add_argument("--batch", type=int, default=IdentityOptions.batch)
+    tune.add_argument("--lr", type=float, default=IdentityOptions.lr)
+    tune.add_argument("--validation-identities", type=int, default=40,
+                      help="the last N training identities (sorted) are left out of the fine-tune to validate on")
+    tune.add_argument("--identity-cache", type=Path, default=Path("/tmp/acutance-faces/identity_targets.npz"))
     args = parser.parse_args(argv)
     import torch
 
@@ -421,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(data['crops'])} crops, {keep.sum()} for training ({len(names) - len(held)} identities)")
     if args.prepare_only:
         return 0
+    if args.init_onnx is not None:
+        return _main_identity(args, data, names, held)
     opts = TrainOptions(steps=args.steps, time_limit_s=args.time_limit)
     model, info = train(data["crops"][keep], opts, args.checkpoint)
     meta = {
@@ -441,6 +647,49 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     export_onnx(model, args.out, meta, opts.size)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _main_identity(args, data: dict, names: list[str], held: set[str]) -> int:
+    """``--init-onnx``: fine-tune an exported FaceUNet with the dlib identity loss and export it."""
+    from acutance.faces.arch.unet import FaceUNet
+    from acutance.faces.restorer import load_restorer
+
+    base = load_restorer(args.init_onnx)
+    model = FaceUNet(**base.meta["hyper_parameters"])
+    load_onnx_into(model, args.init_onnx)
+    train_names = [n for n in names if n not in held]
+    val_names = set(train_names[-args.validation_identities:]) if args.validation_identities else set()
+    ids = data["identity"]
+    fit = np.array([i not in held and i not in val_names for i in ids])
+    val = np.array([i in val_names for i in ids])
+    print(f"identity fine-tune: {fit.sum()} crops ({len(train_names) - len(val_names)} identities), "
+          f"validation {val.sum()} crops ({len(val_names)} identities)")
+    geometry = identity_targets(data["crops"][fit | val], args.identity_cache)
+    index = np.flatnonzero(fit | val)
+    pick = lambda mask: {k: geometry[k][np.isin(index, np.flatnonzero(mask))] for k in ("theta", "target")}
+    opts = IdentityOptions(identity_weight=args.identity_weight, batch=args.batch, lr=args.lr, steps=args.steps,
+                           time_limit_s=args.time_limit)
+    validation = (data["crops"][val], pick(val)) if val.any() else None
+    model, info = finetune_identity(data["crops"][fit], pick(fit), opts, model, validation, args.checkpoint)
+    meta = dict(base.meta)
+    meta["training"] = dict(base.meta.get("training", {}))
+    meta["training"]["identity_finetune"] = {
+        "init": Path(args.init_onnx).name,
+        "data": f"LFW aligned 128, {len(train_names) - len(val_names)} training identities ({int(fit.sum())} "
+        f"images); validation: the last {len(val_names)} training identities; held out: the last {HELD_OUT}",
+        "loss": "L1 + grad_weight x L1 of gradients + identity_weight x (1 - cos of dlib descriptors, "
+        "restored vs clean; dlib's network in torch, acutance.faces.identity_loss)",
+        "options": asdict(opts),
+        "steps": info["steps"],
+        "seconds": info["seconds"],
+        "history": info["history"],
+        "validation": info["validation"],
+    }
+    meta["training"]["steps"] = int(base.meta.get("training", {}).get("steps", 0)) + info["steps"]
+    meta["training"]["seconds"] = round(float(base.meta.get("training", {}).get("seconds", 0)) + info["seconds"], 1)
+    export_onnx(model, args.out, meta, int(base.meta["native_size"]))
     print(f"wrote {args.out}")
     return 0
 
