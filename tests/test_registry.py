@@ -64,3 +64,35 @@ def test_alpha_is_resized_beside_the_colour():
     assert out.alpha.min() >= 0 and out.alpha.max() <= 1
     assert out.alpha[:, :18].max() < 0.05 and out.alpha[:, 22:].min() > 0.95
     assert out.meta.bit_depth == 16
+
+
+@pytest.mark.parametrize(
+    "name, module",
+    [("lut-x2", "acutance.lut.runtime"), ("lerf", "acutance.lut.lerf"), ("esr-max-c4-k5-x2", "acutance.edgesr.runtime"),
+     ("raisr-x2", "acutance.raisr.model")],
+)
+def test_truncated_or_foreign_model_files_get_one_line_errors(name, module, tmp_path):
+    """Every npz model format is read through models.weights.read_model_npz: a cut-off file, a file of another
+    format and a non-model npz each give a ModelError naming the file, never a raw zipfile/numpy error."""
+    import importlib
+
+    import numpy as np
+
+    from acutance.errors import ModelError
+    from acutance.models.registry import load_model
+    from acutance.models.weights import weight_path
+
+    data = weight_path(name).read_bytes()
+    cut = tmp_path / f"{name}.npz"
+    cut.write_bytes(data[: len(data) // 2])
+    bare = tmp_path / "bare.npz"
+    np.savez(bare, x=np.zeros(3))
+    read = importlib.import_module(module).load_model_file  # the format's own reader, past the registry
+    for load in (load_model, read):
+        with pytest.raises(ModelError, match="cannot read"):
+            load(str(cut))
+    with pytest.raises(ModelError):
+        load_model(str(bare))
+    with pytest.raises(ModelError, match="no 'meta'"):
+        read(bare)
+    assert load_model(name).info.name == name  # the shipped file itself loads

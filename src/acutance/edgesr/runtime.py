@@ -21,7 +21,6 @@ arrays ``w0, b0, w1, b1, ..., w{n}`` in torch's (out, in, k, k) layout, as ``acu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,12 @@ from acutance.contract import check_rgb
 from acutance.edgesr.arch import EsrSpec
 from acutance.errors import ModelError
 from acutance.models.descriptor import ModelInfo
-from acutance.models.weights import check_scale, read_shipped
+from acutance.models.weights import (
+    check_scale,
+    read_model_npz,
+    read_shipped,
+    write_model_npz,
+)
 
 FORMAT = "acutance-edgesr-1"
 BACKENDS = ("onnxruntime", "opencv")
@@ -218,29 +222,13 @@ def default_backend() -> str:
 def save_model(model: EsrModel, path: str | Path) -> Path:
     """Write the model file (npz, compressed, no pickle; ``meta`` JSON carries the spec); returns its path."""
     meta = dict(model.meta) | {"format": FORMAT, "spec": model.spec.to_dict(), "params": model.spec.params}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        np.savez_compressed(handle, meta=np.array(json.dumps(meta, sort_keys=True)), **model.arrays)
-    return path
+    return write_model_npz(path, meta, model.arrays)
 
 
 def load_model_file(path: str | Path) -> EsrModel:
     """Read a model file strictly: the spec in ``meta`` and exactly the arrays it needs."""
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ModelError(f"{name}: cannot read edge-SR model file: {error}") from None
-    if "meta" not in arrays:
-        raise ModelError(f"{name}: not an edge-SR model file (no 'meta' entry)")
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ModelError(f"{name}: 'meta' is not a JSON string: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{name}: 'meta' must be a JSON object with format {FORMAT!r}")
+    meta, arrays = read_model_npz(path, FORMAT, "edge-SR model file")
     try:
         spec = EsrSpec(**meta["spec"])
         return EsrModel(spec, arrays, meta)

@@ -26,7 +26,6 @@ divisor/bias) and arrays ``refine_{p}`` (int8, (17**4, 1)) and ``kernel_{p}`` (f
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,31 +332,17 @@ def save_model(model: LerfModel, path: str | Path) -> Path:
             f"refine_{p}": np.ascontiguousarray(model.refine.tables[k])
             for k, p in enumerate(model.refine.patterns)
         }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        np.savez_compressed(
-            handle, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays
-        )
-    return path
+    from acutance.models.weights import write_model_npz
+
+    return write_model_npz(path, meta, arrays)
 
 
 def load_model_file(path: str | Path) -> LerfModel:
     """Read a LeRF model file strictly."""
+    from acutance.models.weights import read_model_npz
+
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ModelError(f"{name}: cannot read LeRF model file: {error}") from None
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except KeyError:
-        raise ModelError(f"{name}: not a LeRF model file (no 'meta' entry)") from None
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ModelError(f"{name}: 'meta' is not a JSON string: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{name}: 'meta' must be a JSON object with format {FORMAT!r}")
+    meta, arrays = read_model_npz(path, FORMAT, "LeRF model file")
     try:
         patterns = tuple(meta["patterns"])
         kernel_tables = np.stack([arrays.pop(f"kernel_{p}") for p in patterns])

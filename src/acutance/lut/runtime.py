@@ -16,7 +16,6 @@ one array per table named ``s{stage}_{pattern}`` (int8 for shipped models). No t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,12 @@ from acutance.contract import check_rgb
 from acutance.errors import ModelError
 from acutance.lut import kernels
 from acutance.models.descriptor import ModelInfo
-from acutance.models.weights import check_scale, read_shipped
+from acutance.models.weights import (
+    check_scale,
+    read_model_npz,
+    read_shipped,
+    write_model_npz,
+)
 
 FORMAT = "acutance-lut-1"
 N_ENTRIES = kernels.LEVELS**4
@@ -151,29 +155,13 @@ def save_model(model: LutModel, path: str | Path) -> Path:
         for i, stage in enumerate(model.stages)
         for k, p in enumerate(stage.patterns)
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        np.savez_compressed(handle, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
-    return path
+    return write_model_npz(path, meta, arrays)
 
 
 def load_model_file(path: str | Path) -> LutModel:
     """Read a model file strictly: the tables the stages name, nothing else, shapes consistent."""
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ModelError(f"{name}: cannot read LUT model file: {error}") from None
-    if "meta" not in arrays:
-        raise ModelError(f"{name}: not a LUT model file (no 'meta' entry)")
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ModelError(f"{name}: 'meta' is not a JSON string: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{name}: 'meta' must be a JSON object with format {FORMAT!r}")
+    meta, arrays = read_model_npz(path, FORMAT, "LUT model file")
     try:
         stages = []
         for i, sm in enumerate(meta["stages"]):

@@ -25,8 +25,6 @@ numbers). Loading reads everything from the file and fails with ``ModelError`` n
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +33,7 @@ import numpy as np
 from acutance.color.fast import TO_RGB, TO_YCBCR, transform
 from acutance.contract import check_rgb
 from acutance.errors import ModelError
+from acutance.models.weights import read_model_npz, write_model_npz
 from acutance.raisr.hashing import HashParams, hash_image
 from acutance.resize import imresize
 
@@ -211,35 +210,18 @@ def save_model(model: HashedModel, path: str | Path) -> Path:
         arrays[f"layer{index}.strength_thresholds"] = np.asarray(p.strength_thresholds, np.float32)
         arrays[f"layer{index}.coherence_thresholds"] = np.asarray(p.coherence_thresholds, np.float32)
     meta = dict(model.meta) | {"format": FORMAT, "task": model.task, "scale": model.scale, "layers": layers}
-    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    return path
+    return write_model_npz(path, meta, arrays)
 
 
 def load_model_file(path: str | Path) -> HashedModel:
     """Read a model file strictly: every key present, nothing else, shapes consistent."""
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ModelError(f"{name}: cannot read hashed-filter model file: {error}") from None
-    if "meta" not in arrays:
-        raise ModelError(f"{name}: not a hashed-filter model file (no 'meta' entry; keys: {sorted(arrays)[:6]})")
-    try:
-        meta = json.loads(str(arrays["meta"]))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ModelError(f"{name}: 'meta' is not a JSON string: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{name}: 'meta' must be a JSON object with format {FORMAT!r}")
+    meta, arrays = read_model_npz(path, FORMAT, "hashed-filter model file")
     missing = [key for key in ("task", "scale", "layers") if key not in meta]
     if missing:
         raise ModelError(f"{name}: 'meta' lacks {', '.join(missing)}")
     layer_meta = meta["layers"]
-    expected = {"meta"} | {
+    expected = {
         f"layer{i}.{part}" for i in range(len(layer_meta))
         for part in ("filters", "strength_thresholds", "coherence_thresholds")
     }
