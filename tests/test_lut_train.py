@@ -177,3 +177,21 @@ def test_identity_stage_passes_the_input_through_and_init_builds_a_cascade(tmp_p
         TrainConfig.load(None, refit_iterations=2)
     with pytest.raises(Exception, match="expected x4"):
         train(TrainConfig.load(None, scale=4, init=str(init), finetune_steps=1), [data], log=lambda line: None)
+
+
+def test_options_files_are_checked(tmp_path):
+    """JSON and TOML option files (shared reader: acutance.options): malformed or non-object files are one-line
+    errors, TOML works as JSON does, command-line overrides win."""
+    from acutance.errors import OptionError
+    from acutance.lut.train import TrainConfig
+
+    toml = tmp_path / "c.toml"
+    toml.write_text('scale = 2\npatterns = ["s"]\n')
+    assert TrainConfig.load(toml).scale == 2 and TrainConfig.load(toml, scale=3).scale == 3
+    broken = tmp_path / "c.json"
+    broken.write_text('{"scale": 2,')
+    with pytest.raises(OptionError, match="cannot read the options file"):
+        TrainConfig.load(broken)
+    broken.write_text("[1, 2]")
+    with pytest.raises(OptionError, match="object"):
+        TrainConfig.load(broken)

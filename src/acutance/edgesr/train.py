@@ -10,7 +10,6 @@ cosine-decayed step.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,19 +44,9 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides) -> TrainConfig:
-        values: dict = {}
-        if path is not None:
-            text = Path(path).read_text(encoding="utf-8")
-            if str(path).endswith(".toml"):
-                import tomllib
+        from acutance.options import read_options
 
-                values = tomllib.loads(text)
-            else:
-                values = json.loads(text)
-        values |= {k: v for k, v in overrides.items() if v is not None}
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise OptionError(f"unknown training option(s): {', '.join(unknown)}")
+        values = read_options(cls, path, overrides)
         config = cls(**values)
         config.spec()  # validates the architecture
         if config.loss not in ("l1", "l2"):

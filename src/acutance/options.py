@@ -1,0 +1,31 @@
+"""Option files (JSON or TOML) for the typed training configs: one reader, one-line errors.
+
+``read_options(cls, path, overrides)`` returns the keyword arguments for the dataclass ``cls``: the file's
+values, then the non-None ``overrides`` (command-line flags) on top; an unreadable or malformed file, or a
+key ``cls`` does not have, is an ``OptionError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from acutance.errors import OptionError
+
+
+def read_options(cls, path: str | Path | None, overrides: dict) -> dict:
+    values: dict = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            values = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+            raise OptionError(f"cannot read the options file {path}: {error}") from None
+        if not isinstance(values, dict):
+            raise OptionError(f"the options file {path} must hold an object of option: value pairs")
+    values |= {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise OptionError(f"unknown training option(s): {', '.join(unknown)}")
+    return values
