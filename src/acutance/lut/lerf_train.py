@@ -186,6 +186,26 @@ def lut_lookup(x, tables, patterns, swap: bool):
     return Lookup.apply(*tables)
 
 
+@nb.njit(cache=True, inline="always")
+def _weights(params, b, i, j, iy, dy, ix, dx, e):
+    """Unnormalised Gaussian weights of output pixel (i, j)'s 4x4 neighbours into ``e``; returns their sum."""
+    top = -1e300
+    n = 0
+    for ky in range(4):
+        for kx in range(4):
+            m, q = iy[i, ky], ix[j, kx]
+            ay = params[b, m, q, 0] * dy[i, ky]
+            ax = params[b, m, q, 1] * dx[j, kx]
+            e[n] = -0.5 * (ay * ay - 2.0 * params[b, m, q, 2] * ay * ax + ax * ax)
+            top = max(top, e[n])
+            n += 1
+    den = 0.0
+    for k in range(16):
+        e[k] = math.exp(e[k] - top)  # shifted by the largest exponent: no underflow to 0/0
+        den += e[k]
+    return den
+
+
 @nb.njit(parallel=True, cache=True)
 def _resample_fwd(x, params, iy, dy, ix, dx, out):
     """Batched ``lerf.steer_resample``: x (B,h,w), params (B,h,w,3) -> out (B,H,W)."""
@@ -194,26 +214,12 @@ def _resample_fwd(x, params, iy, dy, ix, dx, out):
         e = np.empty(16, np.float64)
         for i in range(out_h):
             for j in range(out_w):
-                top = -1e300
-                n = 0
-                for ky in range(4):
-                    for kx in range(4):
-                        m, q = iy[i, ky], ix[j, kx]
-                        ay = params[b, m, q, 0] * dy[i, ky]
-                        ax = params[b, m, q, 1] * dx[j, kx]
-                        e[n] = -0.5 * (
-                            ay * ay - 2.0 * params[b, m, q, 2] * ay * ax + ax * ax
-                        )
-                        top = max(top, e[n])
-                        n += 1
+                den = _weights(params, b, i, j, iy, dy, ix, dx, e)
                 num = 0.0
-                den = 0.0
                 n = 0
                 for ky in range(4):
                     for kx in range(4):
-                        w = math.exp(e[n] - top)
-                        num += w * x[b, iy[i, ky], ix[j, kx]]
-                        den += w
+                        num += e[n] * x[b, iy[i, ky], ix[j, kx]]
                         n += 1
                 out[b, i, j] = num / den
 
@@ -226,22 +232,7 @@ def _resample_bwd(x, params, iy, dy, ix, dx, out, gout, gx, gp):
         e = np.empty(16, np.float64)
         for i in range(out_h):
             for j in range(out_w):
-                top = -1e300
-                n = 0
-                for ky in range(4):
-                    for kx in range(4):
-                        m, q = iy[i, ky], ix[j, kx]
-                        ay = params[b, m, q, 0] * dy[i, ky]
-                        ax = params[b, m, q, 1] * dx[j, kx]
-                        e[n] = -0.5 * (
-                            ay * ay - 2.0 * params[b, m, q, 2] * ay * ax + ax * ax
-                        )
-                        top = max(top, e[n])
-                        n += 1
-                den = 0.0
-                for k in range(16):
-                    e[k] = math.exp(e[k] - top)
-                    den += e[k]
+                den = _weights(params, b, i, j, iy, dy, ix, dx, e)
                 g = gout[b, i, j] / den
                 o = out[b, i, j]
                 n = 0
