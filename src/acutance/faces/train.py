@@ -286,6 +286,15 @@ def _loss(out, target, grad_weight: float):
     return loss
 
 
+
+def _cosine_lr(opts, step: int, elapsed: float, floor: float) -> float:
+    """Cosine decay from ``opts.lr`` to ``floor * opts.lr`` over the run's progress: steps done or, with a time
+    limit, the share of the time spent (whichever is further)."""
+    progress = step / opts.steps
+    if opts.time_limit_s:
+        progress = max(progress, elapsed / opts.time_limit_s)
+    return opts.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
 def train(crops: np.ndarray, opts: TrainOptions, checkpoint: Path | None = None, log=print):
     """Train a FaceUNet on uint8 aligned crops (N x size x size x 3); resumes from ``checkpoint`` when it
     exists and saves it every ``checkpoint_every`` steps. Returns ``(model, info)``."""
@@ -335,11 +344,7 @@ def train(crops: np.ndarray, opts: TrainOptions, checkpoint: Path | None = None,
     start = time.perf_counter() - elapsed
     running = 0.0
     while step < opts.steps:
-        # cosine decay over the run's progress: steps done or, with a time limit, time spent
-        progress = step / opts.steps
-        if opts.time_limit_s:
-            progress = max(progress, elapsed / opts.time_limit_s)
-        lr = opts.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        lr = _cosine_lr(opts, step, elapsed, floor=0.02)
         for group in optim.param_groups:
             group["lr"] = lr
         lq, hq = _batch(crops, opts, rng)
@@ -555,10 +560,7 @@ def finetune_identity(crops: np.ndarray, geometry: dict, opts: IdentityOptions, 
     start = time.perf_counter() - elapsed
     running = np.zeros(2)
     while step < opts.steps:
-        progress = step / opts.steps
-        if opts.time_limit_s:
-            progress = max(progress, elapsed / opts.time_limit_s)
-        lr = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        lr = _cosine_lr(opts, step, elapsed, floor=0.05)
         for group in optim.param_groups:
             group["lr"] = lr
         idx = rng.integers(0, len(crops), opts.batch)
