@@ -53,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from acutance.cli.limit_options import limits_from_arguments
+    from acutance.limits import using
+
     try:
-        return int(args.func(args) or 0)
+        with using(limits_from_arguments(args)):  # the resource limits a command's flags asked for
+            return int(args.func(args) or 0)
     except AcutanceError as error:
         print(f"acutance: error: {error}", file=sys.stderr)
         return 1
