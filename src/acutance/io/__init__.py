@@ -2,7 +2,8 @@
 
 ``read_image`` / ``decode_image`` give an :class:`Image` (pixels, optional alpha, source metadata);
 ``write_image`` / ``encode_image`` write it back keeping bit depth, grayscale, alpha, ICC and EXIF where the
-format can hold them. Writes are atomic. Every failure is an ``ImageReadError`` / ``ImageWriteError``.
+format can hold them. Writes are atomic. Every failure is an ``ImageReadError`` / ``ImageWriteError`` (or a
+``LimitError`` for an input over ``--max-pixels``, checked from the header before decoding).
 """
 
 from acutance.contract import to_float, to_uint
@@ -13,14 +14,27 @@ from acutance.io.files import (
     is_image_path,
     list_images,
 )
-from acutance.io.image import Image, ImageMeta, decode_image, encode_image, read_image, write_image
+from acutance.io.image import (
+    Image,
+    ImageMeta,
+    ImageNotice,
+    check_output_format,
+    composite,
+    decode_image,
+    encode_image,
+    read_image,
+    write_image,
+)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "Image",
     "ImageMeta",
+    "ImageNotice",
     "atomic_write_bytes",
+    "check_output_format",
     "check_writable_output",
+    "composite",
     "decode_image",
     "encode_image",
     "is_image_path",

@@ -4,24 +4,38 @@ Pillow parses every header (format, mode, ICC profile, EXIF) and decodes 8-bit d
 16-bit colour, so 16-bit PNG and TIFF pixels are decoded and encoded with OpenCV (BGR order inside
 OpenCV, RGB everywhere else). EXIF orientation is applied here with numpy, the same way for both paths.
 
-On write, what a format cannot hold is left out without a warning:
+Reading is guarded before any pixel is decoded: the header's size goes through
+``acutance.limits.check_input_pixels`` (``--max-pixels``), which takes over from Pillow's own
+decompression-bomb guard (switched off on import, so that one clear line with a flag to raise the limit
+is what a user sees, not a raw ``DecompressionBombWarning``). An animated or multi-page file (APNG,
+animated WebP, multi-page TIFF) is refused unless ``first_frame=True`` (``--first-frame``) says that its
+first frame alone is wanted; a camera's multi-picture JPEG (MPO) is read as its first picture.
 
-* JPEG, WebP and BMP hold 8 bits per channel: a 16-bit image is written with 8 bits.
-* JPEG and BMP hold no alpha: the alpha channel is dropped (not composited).
+On write, what a format cannot hold is handled like this:
+
+* JPEG and BMP hold no alpha: the image is composited over white (``rgb * alpha + (1 - alpha)``, so the
+  colour under fully transparent pixels never shows) and an ``ImageNotice`` warning says so.
+* JPEG, WebP and BMP hold 8 bits per channel: asking for ``bit_depth=16`` is an ``OptionError`` (you asked
+  for something the file cannot be); a 16-bit *source* written to them is written with 8 bits.
 * WebP holds no grayscale: a grayscale image is written as RGB. WebP ``quality=100`` is lossless.
 * BMP holds no ICC profile or EXIF. 16-bit TIFF keeps the ICC profile but not the EXIF, and 16-bit
   gray + alpha TIFF is written as RGBA (OpenCV's TIFF writer takes 1, 3 or 4 channels).
 * An ICC profile is written only where it describes the output: a GRAY profile with gray pixels, an
   RGB profile with colour pixels.
+* EXIF's ``PixelXDimension`` / ``PixelYDimension`` (ExifImageWidth/Height) are set to the output's size.
+* A PNG source's ``sRGB``, ``cHRM``, ``gAMA`` and ``pHYs`` chunks are written to a PNG output unchanged
+  (the pixels keep their colour encoding; ``pHYs`` keeps its pixels per metre, as EXIF keeps its DPI).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import os
 import struct
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -29,12 +43,20 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
+from acutance import limits
 from acutance.contract import check_rgb, to_float, to_uint
-from acutance.errors import ImageReadError, ImageWriteError, OptionError
+from acutance.errors import AcutanceError, ImageReadError, ImageWriteError, OptionError
 from acutance.io import png_chunks
 from acutance.io.files import IMAGE_EXTENSIONS, atomic_write_bytes, check_writable_output
 
-__all__ = ["IMAGE_EXTENSIONS", "Image", "ImageMeta", "decode_image", "encode_image", "read_image", "write_image"]
+__all__ = [
+    "IMAGE_EXTENSIONS", "Image", "ImageMeta", "ImageNotice", "check_output_format", "decode_image", "encode_image",
+    "read_image", "write_image",
+]  # fmt: skip
+
+# acutance.limits.check_input_pixels guards every decode from the header, with a flag to raise it; Pillow's
+# guard would speak first (a raw warning, or an error no flag of ours can raise), so ours replaces it.
+PILImage.MAX_IMAGE_PIXELS = None
 
 FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
 _EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
@@ -46,9 +68,18 @@ _16BIT_FORMATS = frozenset({"PNG", "TIFF"})
 _METADATA_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ORIENTATION_TAG = 0x0112
+_EXIF_IFD_TAG = 0x8769
+_PIXEL_X_TAG, _PIXEL_Y_TAG = 0xA002, 0xA003  # PixelXDimension, PixelYDimension (ExifImageWidth/Height)
 _ICC_TIFF_TAG = 34675
 _BT601_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 _NOT_AN_IMAGE = "not a PNG, JPEG, WebP, TIFF or BMP image (unrecognised or corrupt data)"
+# PNG chunks that describe the stored colour and pixel density; carried to a PNG output as they are.
+CARRIED_PNG_CHUNKS = (b"sRGB", b"cHRM", b"gAMA", b"pHYs")
+_BACKGROUND = 1.0  # JPEG and BMP hold no alpha: composite over white, as a page or most viewers show it
+
+
+class ImageNotice(UserWarning):
+    """Something a write could not keep as it was (alpha composited, ...): one line, the output named."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +91,7 @@ class ImageMeta:
     format: str  # 'PNG' | 'JPEG' | 'WEBP' | 'TIFF' | 'BMP'
     icc_profile: bytes | None
     exif: bytes | None  # raw EXIF ('Exif\0\0' + TIFF data), Orientation reset to 1 (applied on read)
+    png_chunks: tuple[tuple[bytes, bytes], ...] = field(default=())  # (type, data) of CARRIED_PNG_CHUNKS
 
 
 @dataclass
@@ -88,8 +120,11 @@ class Image:
 # --------------------------------------------------------------------------------------------- reading
 
 
-def read_image(path: str | os.PathLike) -> Image:
-    """Read an image file; raise ``ImageReadError`` with one line naming the file on any problem."""
+def read_image(path: str | os.PathLike, *, first_frame: bool = False) -> Image:
+    """Read an image file; raise ``ImageReadError`` (or ``LimitError``) with one line naming the file.
+
+    ``first_frame``: read the first frame of an animated or multi-page file instead of refusing it.
+    """
     source = Path(path)
     if source.is_dir():
         raise _read_error(source, "it is a folder, not an image")
@@ -99,18 +134,19 @@ def read_image(path: str | os.PathLike) -> Image:
         raise _read_error(source, "no such file") from None
     except OSError as error:
         raise _read_error(source, error.strerror or str(error)) from None
-    image = decode_image(data, str(source))
+    image = decode_image(data, str(source), first_frame=first_frame)
     image.path = source
     return image
 
 
-def decode_image(data: bytes, name: str = "<upload>") -> Image:
-    """Decode an image held in memory; ``name`` is used in error messages."""
+def decode_image(data: bytes, name: str = "<upload>", *, first_frame: bool = False) -> Image:
+    """Decode an image held in memory; ``name`` is used in error messages. The size is checked against
+    ``acutance.limits.current().max_input_pixels`` from the header, before any pixel is decoded."""
     if not data:
         raise _read_error(name, "the file is empty")
     try:
-        return _decode(bytes(data), name)
-    except ImageReadError:
+        return _decode(bytes(data), name, first_frame)
+    except AcutanceError:  # ours already: ImageReadError, LimitError
         raise
     except UnidentifiedImageError:
         raise _read_error(name, _NOT_AN_IMAGE) from None
@@ -118,11 +154,18 @@ def decode_image(data: bytes, name: str = "<upload>") -> Image:
         raise _read_error(name, _reason(error)) from error
 
 
-def _decode(data: bytes, name: str) -> Image:
+def _decode(data: bytes, name: str, first_frame: bool) -> Image:
     # LOAD_TRUNCATED_IMAGES stays False, so a truncated file raises in load() instead of half-decoding.
-    with PILImage.open(io.BytesIO(data), formats=FORMATS) as pil:  # checks decompression bombs
+    with PILImage.open(io.BytesIO(data), formats=FORMATS) as pil:  # reads the header only
+        limits.check_input_pixels(*pil.size, name=name)  # before a single pixel is decoded
         # MPO, the multi-picture JPEG some cameras write, opens through the JPEG plugin: first frame.
         file_format = "JPEG" if pil.format == "MPO" else pil.format
+        frames = getattr(pil, "n_frames", 1) if file_format != "JPEG" else 1
+        if frames > 1 and not first_frame:
+            raise _read_error(
+                name, f"animated or multi-page image: {frames} frames; only the first would be processed "
+                "(pass --first-frame to process the first frame alone)"
+            )  # fmt: skip
         bit_depth = _source_bit_depth(pil, data, name)
         if bit_depth == 16:
             pixels = _decode_16bit(data, name)
@@ -133,8 +176,16 @@ def _decode(data: bytes, name: str) -> Image:
         # A CMYK (or Lab) profile no longer describes pixels that were converted to RGB.
         icc = None if pil.mode in ("CMYK", "LAB") else pil.info.get("icc_profile") or None
     rgb, alpha = _split_channels(_apply_orientation(pixels, orientation))
-    meta = ImageMeta(bit_depth=bit_depth, grayscale=grayscale, format=file_format, icc_profile=icc, exif=exif)
+    carried = _carried_chunks(data) if file_format == "PNG" else ()
+    meta = ImageMeta(bit_depth=bit_depth, grayscale=grayscale, format=file_format, icc_profile=icc, exif=exif,
+                     png_chunks=carried)  # fmt: skip
     return Image(rgb=rgb, alpha=alpha, meta=meta)
+
+
+def _carried_chunks(data: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """The colour and density chunks of a PNG; all of them precede the image data, so stop there."""
+    chunks = itertools.takewhile(lambda chunk: chunk[0] != b"IDAT", png_chunks.iter_chunks(data))
+    return tuple(chunk for chunk in chunks if chunk[0] in CARRIED_PNG_CHUNKS)
 
 
 def _source_bit_depth(pil: PILImage.Image, data: bytes, name: str) -> int:
@@ -305,41 +356,144 @@ def write_image(
     cannot hold.
     """
     out = Path(path)
+    file_format = check_output_format(out, bit_depth=bit_depth)
+    check_writable_output(out, overwrite=overwrite)  # fail before spending time encoding
+    data = encode_image(image, file_format, bit_depth=bit_depth, quality=quality, name=str(out))
+    return atomic_write_bytes(out, data, overwrite=overwrite)
+
+
+def check_output_format(path: str | os.PathLike, *, format: str | None = None, bit_depth: int | None = None) -> str:
+    """The format an output path will be written in; raise before any work if the request cannot be met.
+
+    Refused: an unknown extension, a ``format`` (e.g. ``--format jpg``) that disagrees with the path's
+    extension (``x.png``), and ``bit_depth=16`` for a format that holds 8 bits (JPEG, WebP, BMP).
+    """
+    out = Path(path)
     file_format = _EXTENSION_FORMATS.get(out.suffix.lower())
     if file_format is None:
         supported = ", ".join(sorted(IMAGE_EXTENSIONS))
         raise ImageWriteError(f"cannot write {out}: unknown extension {out.suffix!r} (supported: {supported})")
-    check_writable_output(out, overwrite=overwrite)  # fail before spending time encoding
-    data = encode_image(image, file_format, bit_depth=bit_depth, quality=quality)
-    return atomic_write_bytes(out, data, overwrite=overwrite)
+    if format is not None and _normalise_format(format) != file_format:
+        raise OptionError(
+            f"--format {format} disagrees with the output {out} ({file_format}); name the file "
+            f"with the format's extension, or leave out --format"
+        )
+    _check_depth(file_format, bit_depth)
+    return file_format
+
+
+def _check_depth(file_format: str, bit_depth: int | None) -> None:
+    if bit_depth is not None and bit_depth not in (8, 16):
+        raise OptionError(f"bit depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and file_format not in _16BIT_FORMATS:
+        # An error, not a warning: the file would not be what was asked for, and nothing is lost by stopping.
+        raise OptionError(f"{file_format} holds 8 bits per channel: --bit-depth 16 needs PNG or TIFF")
 
 
 def encode_image(
-    image: Image | np.ndarray, format: str = "PNG", *, bit_depth: int | None = None, quality: int = 95
+    image: Image | np.ndarray,
+    format: str = "PNG",
+    *,
+    bit_depth: int | None = None,
+    quality: int = 95,
+    name: str | None = None,
 ) -> bytes:
-    """Encode to the bytes of a file in ``format`` (PNG, JPEG, WEBP, TIFF or BMP)."""
+    """Encode to the bytes of a file in ``format`` (PNG, JPEG, WEBP, TIFF or BMP).
+
+    ``name`` (the output, for notices): alpha composited for a format without alpha is an ``ImageNotice``.
+    """
     file_format = _normalise_format(format)
     if not 1 <= quality <= 100:
         raise OptionError(f"quality must be 1..100, got {quality}")
+    _check_depth(file_format, bit_depth)
     rgb, alpha, meta = _unpack(image)
     depth = bit_depth if bit_depth is not None else meta.bit_depth
     if depth not in (8, 16):
         raise OptionError(f"bit depth must be 8 or 16, got {depth}")
-    depth = depth if file_format in _16BIT_FORMATS else 8
+    depth = depth if file_format in _16BIT_FORMATS else 8  # a 16-bit source into JPEG, WebP, BMP
+    if alpha is not None and file_format not in _ALPHA_FORMATS:
+        rgb, alpha = composite(rgb, alpha), None
+        warnings.warn(
+            f"{name or 'output'}: {file_format} holds no alpha; transparent areas composited over white",
+            ImageNotice, stacklevel=2,
+        )  # fmt: skip
     gray = meta.grayscale and file_format in _GRAY_FORMATS
     planes = [_luma(rgb)[..., None] if gray else rgb]
-    if alpha is not None and file_format in _ALPHA_FORMATS:
+    if alpha is not None:
         planes.append(alpha[..., None])
     pixels = to_uint(np.concatenate(planes, axis=2), depth)
     keeps_metadata = file_format in _METADATA_FORMATS
     icc = _matching_icc(meta.icc_profile, gray) if keeps_metadata else None
-    exif = meta.exif if keeps_metadata else None
+    exif = _exif_with_size(meta.exif, rgb.shape[1], rgb.shape[0]) if keeps_metadata and meta.exif else None
+    chunks = [png_chunks.make_chunk(kind, data) for kind, data in meta.png_chunks] if file_format == "PNG" else []
     try:
         if depth == 16:
-            return _encode_16bit(pixels, file_format, icc, exif)
-        return _encode_8bit(pixels, file_format, icc, exif, quality)
+            data = _encode_16bit(pixels, file_format, icc, exif)
+        else:
+            data = _encode_8bit(pixels, file_format, icc, exif, quality)
+        return png_chunks.insert_before_idat(data, chunks)
     except Exception as error:
         raise ImageWriteError(f"cannot encode the image as {file_format}: {_reason(error)}") from error
+
+
+def composite(rgb: np.ndarray, alpha: np.ndarray, background: float = _BACKGROUND) -> np.ndarray:
+    """Straight-alpha RGB over a flat ``background`` (``rgb * a + bg * (1 - a)``): the colour stored under a
+    fully transparent pixel is multiplied by 0, so it never shows."""
+    weight = alpha[..., None]
+    return (rgb * weight + np.float32(background) * (1 - weight)).astype(np.float32)
+
+
+def _exif_with_size(raw: bytes, width: int, height: int) -> bytes | None:
+    """EXIF whose PixelXDimension / PixelYDimension (ExifImageWidth/Height) say ``width`` x ``height``.
+
+    Patched in place where the values fit (so maker-note offsets stay valid), else re-serialised by Pillow;
+    tags that are absent stay absent.
+    """
+    patched = _patch_exif_dimensions(raw, width, height)
+    if patched is not None:
+        return patched
+    try:
+        exif = PILImage.Exif()
+        exif.load(raw)
+        ifd = exif.get_ifd(_EXIF_IFD_TAG)
+        for tag, value in ((_PIXEL_X_TAG, width), (_PIXEL_Y_TAG, height)):
+            if tag in ifd:
+                ifd[tag] = value
+        return exif.tobytes()
+    except Exception:  # unreadable EXIF: better none than one that contradicts the pixels
+        return None
+
+
+def _patch_exif_dimensions(raw: bytes, width: int, height: int) -> bytes | None:
+    """The in-place patch of ``_exif_with_size``; None where it cannot be done in place."""
+    try:
+        tiff = bytearray(raw[6:])
+        order = {b"II": "<", b"MM": ">"}[bytes(tiff[:2])]
+
+        def entries(ifd: int):
+            (count,) = struct.unpack_from(order + "H", tiff, ifd)
+            for index in range(count):
+                entry = ifd + 2 + 12 * index
+                yield entry, struct.unpack_from(order + "HHI", tiff, entry)
+
+        (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
+        pointer = next((e for e, (tag, _, _) in entries(ifd0) if tag == _EXIF_IFD_TAG), None)
+        if pointer is None:
+            return raw
+        (exif_ifd,) = struct.unpack_from(order + "I", tiff, pointer + 8)
+        wanted = {_PIXEL_X_TAG: width, _PIXEL_Y_TAG: height}
+        for entry, (tag, kind, number) in list(entries(exif_ifd)):
+            if tag not in wanted or number != 1:
+                continue
+            if kind == 4:  # LONG
+                struct.pack_into(order + "I", tiff, entry + 8, wanted[tag])
+            elif kind == 3 and wanted[tag] < 65536:  # SHORT, stored in the first 2 of the 4 value bytes
+                struct.pack_into(order + "H", tiff, entry + 8, wanted[tag])
+            else:
+                return None
+        return raw[:6] + bytes(tiff)
+    except (KeyError, struct.error):
+        return None
 
 
 def _normalise_format(name: str) -> str:
