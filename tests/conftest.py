@@ -20,6 +20,15 @@ def shared_data() -> Path:
     return path
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The test lanes: every test on the shared data sets (one that uses ``shared_data``, directly or through
+    another fixture) is ``slow``, with the tests marked so by hand. ``make test`` runs the rest (the fast lane),
+    ``make test-slow`` these; CI runs both."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

@@ -1,8 +1,10 @@
 """Entry point of the ``acutance`` command.
 
 Each command lives in its own module with ``register(subparsers)``, which adds its parser and sets
-``func(args) -> int``. Modules are listed here explicitly; a command's heavy imports happen inside its
-``func`` so that ``acutance --help`` stays fast.
+``func(args) -> int``. The table below names every command, its module and its one-line help, so that
+``acutance --help`` is printed without importing any command module, and ``acutance CMD ...`` imports only
+CMD's module (and whatever that module imports). ``tests/test_startup.py`` checks that the one-line helps
+here match the ones the modules register, and that choosing a command imports nothing else.
 """
 
 from __future__ import annotations
@@ -13,42 +15,78 @@ import sys
 
 from acutance.errors import AcutanceError
 
-# Order here is the order in --help.
-COMMAND_MODULES = (
-    "acutance.cli.upscale_cmd",
-    "acutance.cli.sharpen_cmd",
-    "acutance.cli.restore_cmd",
-    "acutance.cli.faces_cmd",
-    "acutance.cli.metrics_cmd",
-    "acutance.cli.list_cmd",
-    "acutance.cli.demo_cmd",
-    "acutance.cli.video_cmd",
-    "acutance.cli.video_compare_cmd",
-    "acutance.cli.batch_cmd",
-    "acutance.cli.serve_cmd",
-    "acutance.cli.degrade_cmd",
-    "acutance.cli.pairs_cmd",
-    "acutance.cli.train_cmd",
-    "acutance.cli.export_cmd",
-)
+# name -> (module, one-line help). Order here is the order in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "upscale": ("acutance.cli.upscale_cmd", "upscale (or enhance) an image or a folder of images"),
+    "sharpen": ("acutance.cli.sharpen_cmd", "sharpen an image or a folder of images (unsharp mask or AMD CAS)"),
+    "denoise": (
+        "acutance.cli.restore_cmd",
+        "remove Gaussian-like noise from an image or a folder (BLADE hashed filters)",
+    ),
+    "deblock": (
+        "acutance.cli.restore_cmd",
+        "remove JPEG blocking and ringing from an image or a folder (BLADE hashed filters)",
+    ),
+    "faces": ("acutance.cli.faces_cmd", "restore faces: detect, align, restore, paste back without seams"),
+    "metrics": (
+        "acutance.cli.metrics_cmd",
+        "PSNR, SSIM, MS-SSIM against a reference; NIQE and face quality with no reference",
+    ),
+    "list": ("acutance.cli.list_cmd", "list the registered models"),
+    "demo": ("acutance.cli.demo_cmd", "upscale a bundled test image and write a comparison"),
+    "warm": ("acutance.cli.demo_cmd", "compile the numba kernels of the shipped models once, so first runs start fast"),
+    "video": (
+        "acutance.cli.video_cmd",
+        "enhance a video with any model; audio, subtitles, timing and colour kept; resumable",
+    ),
+    "video-compare": (
+        "acutance.cli.video_compare_cmd",
+        "PSNR/SSIM/VMAF of a video against a reference, per frame; side-by-side preview",
+    ),
+    "batch": (
+        "acutance.cli.batch_cmd",
+        "process a folder tree; resumable, with a manifest, on local processes or a Dask cluster",
+    ),
+    "serve": ("acutance.cli.serve_cmd", "start the local web page: upload, compare before/after, download"),
+    "degrade": ("acutance.cli.degrade_cmd", "synthesise realistic low-quality (LR) versions of images"),
+    "pairs": ("acutance.cli.pairs_cmd", "build an HR/LR patch dataset with a degradation preset"),
+    "train": ("acutance.cli.train_cmd", "train a model on your own images (raisr, blade, ...)"),
+    "export": ("acutance.cli.export_cmd", "convert a deep-model checkpoint to ONNX"),
+}
+
+DESCRIPTION = "Upscale, sharpen, denoise and measure images. 'acutance COMMAND --help' for details."
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="acutance",
-        description="Upscale, sharpen, denoise and measure images. 'acutance COMMAND --help' for details.",
-    )
+def _chosen_command(argv: list[str]) -> str | None:
+    """The command named in ``argv``: the first argument that is not a top-level option (the top level has
+    only ``-h``/``--help`` and ``--version``, neither of which takes a value)."""
+    for token in argv:
+        if token == "--":
+            continue
+        if not token.startswith("-"):
+            return token
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``command``: only its module is imported and registered. Without a command (or with an
+    unknown one) every command is listed from the table, with no module imported."""
     from acutance import __version__
 
+    parser = argparse.ArgumentParser(prog="acutance", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"acutance {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    if command in COMMANDS:
+        importlib.import_module(COMMANDS[command][0]).register(subparsers)
+    else:
+        for name, (_module, help_line) in COMMANDS.items():
+            subparsers.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_chosen_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -34,7 +34,7 @@ examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "metrics",
-        help="PSNR, SSIM, MS-SSIM against references; NIQE and face quality without",
+        help="PSNR, SSIM, MS-SSIM against a reference; NIQE and face quality with no reference",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
