@@ -164,19 +164,76 @@ class _Evil:
         return (os.system, (f"touch {self.marker}",))
 
 
-@pytest.mark.parametrize("zip_format", [True, False])
-def test_malicious_pickle_refused_without_running(tmp_path, zip_format):
-    marker = tmp_path / "pwned"
-    path = tmp_path / "evil.pth"
-    state = {"params_ema": {"conv_first.weight": torch.zeros(1)}, "payload": _Evil(marker)}
+def _write_pickle(obj, path, zip_format):
     if zip_format:
-        torch.save(state, path)
+        torch.save(obj, path)
     else:
         with open(path, "wb") as handle:  # a bare pickle, as in old checkpoints
-            pickle.dump(state, handle, protocol=2)
-    with pytest.raises(ModelError, match="refused"):
+            pickle.dump(obj, handle, protocol=2)
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_malicious_pickle_never_runs(tmp_path, zip_format):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    _write_pickle({"params_ema": {"conv_first.weight": torch.zeros(1)}, "payload": _Evil(marker)}, path, zip_format)
+    with pytest.raises(ModelError):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_weights_beside_a_malicious_object_load_without_running_it(tmp_path, zip_format):
+    # weights_only refuses the file; the restricted unpickler keeps the tensors and stubs the payload
+    marker = tmp_path / "pwned"
+    net = NETS["srvgg-x2-leaky"]()
+    path = tmp_path / "evil.pth"
+    _write_pickle({"params": net.state_dict(), "payload": _Evil(marker)}, path, zip_format)
+    _check_same(net, load_checkpoint(path).module)
+    assert not marker.exists()
+
+
+class _Net(torch.nn.Module):
+    """A user's class: pickling the whole module stores a reference to it, as old checkpoints did."""
+
+    def __init__(self, marker=None):
+        super().__init__()
+        self.body = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=4)
+        self.marker = str(marker)
+
+    def __setstate__(self, state):  # would run on a normal unpickle
+        open(state["marker"], "w").close()
+        super().__setstate__(state)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_whole_module_pickle_read_safely(tmp_path, legacy):
+    marker = tmp_path / "ran"
+    net = _Net(marker)
+    path = tmp_path / "whole.pth"
+    torch.save(net.body, path, _use_new_zipfile_serialization=not legacy)  # a whole nn.Module
+    loaded = load_checkpoint(path)
+    assert loaded.description.arch == "RRDBNet"
+    _check_same(net.body, loaded.module)
+    torch.save(net, path, _use_new_zipfile_serialization=not legacy)
+    state, _ = read_checkpoint(path)  # keys as net.state_dict() has them; __setstate__ never ran
+    assert set(state) == set(net.state_dict())
+    assert not marker.exists()
+
+
+def test_errors_never_advise_unsafe_loading(tmp_path):
+    # issue 15 defect 8: our own line, never torch's "weights_only=False" advice
+    path = tmp_path / "damaged.pth"
+    torch.save({"x": torch.zeros(3)}, path)
+    data = path.read_bytes()
+    for name, content in (("damaged.pth", data[: len(data) // 2]), ("junk.pt", b"\x80\x02junk" * 9),
+                          ("text.pth", b"not a checkpoint")):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ModelError) as info:
+            read_checkpoint(tmp_path / name)
+        message = str(info.value)
+        assert "not a weights-only checkpoint, or corrupt" in message
+        assert "weights_only" not in message and "unsafe" not in message.lower() and "\n" not in message
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
@@ -185,7 +242,7 @@ def test_truncated_file(tmp_path, suffix):
     _save(NETS["rrdb-x4-1"]().state_dict(), path, "plain")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelError, match="truncated or corrupt"):
+    with pytest.raises(ModelError, match="cannot read the checkpoint: not a .* or corrupt"):
         read_checkpoint(path)
 
 
@@ -218,7 +275,7 @@ def test_unexpected_and_misshapen_keys(tmp_path):
 
 def test_unknown_layout_lists_keys_and_known_archs(tmp_path):
     torch.save({"encoder.conv.weight": torch.zeros(3, 3, 3, 3)}, tmp_path / "x.pth")
-    with pytest.raises(ModelError, match=r"unknown layout; first keys: encoder.conv.weight; known: RRDBNet, SRVGGNetCompact, SwinIR"):
+    with pytest.raises(ModelError, match=r"unknown super-resolution layout; first keys: encoder.conv.weight; known: SwinIR, RRDBNet, SRVGGNetCompact"):
         load_checkpoint(tmp_path / "x.pth")
 
 

@@ -129,12 +129,39 @@ def test_unknown_layout_and_mismatched_shapes(tmp_path):
     state["condition_shift.1.0.weight"] = torch.zeros(5, 5, 3, 3)
     bad = tmp_path / "bad.pth"
     torch.save({"params_ema": state}, bad)
-    with pytest.raises(ModelError, match="wrong shape: condition_shift.1.0.weight"):
+    with pytest.raises(ModelError, match=r"condition_shift.1.0.weight has shape \(5, 5, 3, 3\)"):
         load_restorer(bad)
 
 
-def test_pickled_code_is_refused(tmp_path):
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling this normally would create the marker file
+        return (open, (str(self.marker), "w"))
+
+
+def test_pickled_code_never_runs(tmp_path):
+    marker = tmp_path / "ran"
+    net = _random_net(SMALL[0])
     path = tmp_path / "evil.pth"
-    torch.save({"params_ema": {"x": torch.zeros(1)}, "hook": np.random.default_rng(0)}, path)
-    with pytest.raises(ModelError, match="cannot read the checkpoint"):
+    torch.save({"params_ema": net.state_dict(), "hook": _Evil(marker)}, path)
+    loaded, _ = load_gfpgan(path)  # the tensors are read; the hook is an inert stub
+    assert not marker.exists()
+    with torch.no_grad():
+        assert torch.equal(loaded(_face(64)), net(_face(64)))
+    torch.save({"params_ema": {"x": torch.zeros(1)}, "hook": _Evil(marker)}, path)
+    with pytest.raises(ModelError, match="unknown face-restorer layout"):
         load_restorer(path)
+    assert not marker.exists()
+
+
+def test_g_ema_and_net_g_wrappers(tmp_path):
+    # one unwrapper for faces and deep nets: g_ema (GFPGAN's own training) and net_g both work here
+    net = _random_net(SMALL[0], seed=5)
+    for wrapper in ("g_ema", "net_g", "generator"):
+        path = tmp_path / f"{wrapper}.pth"
+        torch.save({wrapper: {f"_orig_mod.{k}": v for k, v in net.state_dict().items()}}, path)
+        loaded, _ = load_gfpgan(path)
+        with torch.no_grad():
+            assert torch.equal(loaded(_face(64)), net(_face(64)))

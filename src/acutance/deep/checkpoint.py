@@ -1,38 +1,45 @@
-"""Read community SR checkpoints safely and work out which network they hold (extra ``train``: torch).
+"""Read community checkpoints safely, unwrap them, and build the network they hold (extra ``train``: torch).
 
-Safety: ``.safetensors`` files hold only tensors; ``.pth`` / ``.pt`` files are read only with
-``torch.load(weights_only=True)``, which refuses any pickled object other than tensors and plain containers,
-so a malicious file cannot run code. Nothing else is accepted.
+Safety: ``.safetensors`` files hold only tensors. ``.pth`` / ``.pt`` files are read with
+``torch.load(weights_only=True)``; a file it refuses (a whole ``nn.Module`` pickled with ``torch.save``, or
+any other Python object) is read by ``acutance.models.safe_pickle``, a restricted unpickler that never
+imports or runs the classes it names and keeps only the tensors. No pickled code runs, ever. Errors are
+our own one line ("not a weights-only checkpoint, or corrupt"); torch's advice to load unsafely is never
+passed on.
 
-Wrappers: training frameworks nest the weights: ``params_ema`` (preferred: the EMA weights), ``params``,
-``state_dict``, ``model``, and prefix keys with ``module.`` (DataParallel) or ``_orig_mod.``
+Wrappers (:func:`unwrap`, the one unwrapper of deep and face checkpoints): training frameworks nest the
+weights under ``params_ema`` (preferred: the EMA weights), ``params``, ``g_ema``, ``net_g``, ``generator``,
+``state_dict`` or ``model``, and prefix keys with ``module.`` (DataParallel) or ``_orig_mod.``
 (``torch.compile``); all are unwrapped. Half-precision weights are read as float32.
 
-Detection from keys and shapes (``detect``): RRDBNet (ESRGAN / Real-ESRGAN, also the older ESRGAN key
-names), SRVGGNetCompact (Real-ESRGAN compact), SwinIR (official layout). A file that carries an
-``acutance`` description (safetensors metadata, or an ``acutance`` entry of a ``.pth`` dict) is built from
-it instead: the weights are the config. The weights are then loaded strictly: a missing, unexpected or
-misshapen key is a ``ModelError`` that says which architecture the keys looked like.
+Detection is done by ``acutance.deep.detect`` (one detector object per architecture, deep and face). A file
+that carries an ``acutance`` description (safetensors metadata, or an ``acutance`` entry of a ``.pth``
+dict) is built from it instead: the weights are the config. The weights are then loaded strictly: a
+missing, unexpected or misshapen key is a ``ModelError`` that says which architecture the keys looked like.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from acutance.deep.detect import ArchDescription, by_id, find, load_strict, normalise_keys
+from acutance.deep.detect import detect as _detect
 from acutance.errors import ModelError
 
-KNOWN_ARCHS = ("RRDBNet", "SRVGGNetCompact", "SwinIR")
-WRAPPERS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
+KNOWN_ARCHS = ("RRDBNet", "SRVGGNetCompact", "SwinIR")  # the upscalers; acutance.deep.detect knows them all
+WRAPPERS = ("params_ema", "params", "g_ema", "net_g", "generator", "state_dict", "model")
 PREFIXES = ("module.", "_orig_mod.")
 SUFFIXES = (".pth", ".pt", ".safetensors")
 CHECKPOINT_FORMAT = "acutance-checkpoint-1"
 META_KEY = "acutance"
+NOT_WEIGHTS = "not a weights-only checkpoint, or corrupt"
+
+__all__ = ["ArchDescription", "LoadedCheckpoint", "read_checkpoint", "unwrap", "normalise_keys", "detect",
+           "build", "load_weights", "load_checkpoint", "save_safetensors"]
 
 
 def _torch():
@@ -41,28 +48,6 @@ def _torch():
     except ImportError:
         raise ModelError("reading torch checkpoints needs the 'train' extra (torch)") from None
     return torch
-
-
-@dataclass(frozen=True)
-class ArchDescription:
-    """What a checkpoint holds: the architecture's class name, its constructor arguments and its scale."""
-
-    arch: str
-    hyper_parameters: dict = field(hash=False)
-    scale: int
-
-    def summary(self) -> str:
-        h = self.hyper_parameters
-        if self.arch == "RRDBNet":
-            what = f"{h['num_block']} blocks, {h['num_feat']} features, growth {h['num_grow_ch']}"
-        elif self.arch == "SRVGGNetCompact":
-            what = f"{h['num_conv']} convs, {h['num_feat']} features, {h['act_type']}"
-        elif self.arch == "SwinIR":
-            what = (f"embed {h['embed_dim']}, depths {list(h['depths'])}, heads {list(h['num_heads'])}, "
-                    f"window {h['window_size']}, {h['upsampler'] or 'no upsampler'}")
-        else:
-            what = ", ".join(f"{k}={v}" for k, v in h.items())
-        return f"{self.arch} x{self.scale} ({what})"
 
 
 @dataclass
@@ -96,32 +81,38 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict | None]:
             with safe_open(str(path), framework="pt", device="cpu") as handle:
                 metadata = handle.metadata() or {}
                 obj = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (not a dict)
-        except Exception as error:  # noqa: BLE001 (safetensors raises SafetensorError / OSError: all mean "not readable")
-            raise ModelError(f"{path}: cannot read as safetensors (truncated or corrupt?): {_first_line(error)}") from None
+        except Exception:  # noqa: BLE001 (safetensors raises SafetensorError / OSError: all mean "not readable")
+            raise ModelError(f"{path}: cannot read the checkpoint: not a safetensors file, or corrupt (truncated?)") from None
         if META_KEY in metadata:
             described = _parse_description(metadata[META_KEY], path)
     elif suffix in (".pth", ".pt"):
-        import pickle
-
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as error:
-            raise ModelError(
-                f"{path}: refused: the file holds Python objects other than tensors, which could run code when "
-                f"loaded; only weights-only checkpoints are read ({_first_line(error)})"
-            ) from None
-        except Exception as error:  # noqa: BLE001 (torch raises RuntimeError / EOFError / zipfile errors for bad files)
-            raise ModelError(f"{path}: cannot read as a torch checkpoint (truncated or corrupt?): {_first_line(error)}") from None
+        obj = _read_pickle(path, torch)
         if isinstance(obj, dict) and META_KEY in obj:
             described = _parse_description(obj[META_KEY], path)
     else:
         raise ModelError(f"{path}: unknown checkpoint type {path.suffix!r} (known: {', '.join(SUFFIXES)})")
-    return unwrap(obj, where=str(path)), described
+    state = unwrap(obj, where=str(path))
+    return {key: _as_torch(torch, value) for key, value in state.items()}, described
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def _read_pickle(path: Path, torch) -> Any:
+    """torch's weights-only loader; what it refuses goes through the restricted unpickler (never executes)."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 (refused or damaged: torch's message advises unsafe loading, so it is dropped)
+        pass
+    from acutance.models.safe_pickle import SafePickleError, read_tensors
+
+    try:
+        obj, _stubbed = read_tensors(path)
+    except SafePickleError as error:
+        raise ModelError(f"{path}: cannot read the checkpoint: {NOT_WEIGHTS} ({error})") from None
+    return obj
+
+
+def _as_torch(torch, value):
+    tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
+    return tensor.float() if tensor.is_floating_point() else tensor
 
 
 def _parse_description(value: Any, path: Path) -> dict:
@@ -134,206 +125,41 @@ def _parse_description(value: Any, path: Path) -> dict:
     return described
 
 
+def _is_tensor(value: Any) -> bool:
+    # torch tensors and numpy arrays (from the restricted unpickler): anything with a shape and a dtype
+    return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, (str, bytes))
+
+
 def unwrap(obj: Any, where: str = "checkpoint") -> dict:
-    """The flat ``{key: tensor}`` state dict inside a loaded checkpoint (see the module docstring)."""
-    torch = _torch()
-    seen = []
-    while isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
-        inner = next((key for key in WRAPPERS if isinstance(obj.get(key), dict)), None)
+    """The flat ``{key: tensor}`` state dict inside a loaded checkpoint: the one unwrapper of deep and face
+    checkpoints (wrappers and prefixes: see the module docstring). Works on torch tensors and numpy arrays."""
+    while isinstance(obj, Mapping) and not any(_is_tensor(v) for v in obj.values()):
+        inner = next((key for key in WRAPPERS if isinstance(obj.get(key), Mapping)), None)
         if inner is None:
             break
-        seen.append(inner)
         obj = obj[inner]
-    if not isinstance(obj, dict):
+    if not isinstance(obj, Mapping):
         raise ModelError(f"{where}: expected a dict of tensors, found {type(obj).__name__}")
     state = {}
     for key, value in obj.items():
-        if not isinstance(value, torch.Tensor) or not isinstance(key, str):
+        if not _is_tensor(value) or not isinstance(key, str):
             continue  # counters, optimiser settings, descriptions beside the weights
-        for prefix in PREFIXES:
-            while key.startswith(prefix):
-                key = key[len(prefix) :]
-        state[key] = value.float() if value.is_floating_point() else value
+        changed = True
+        while changed:
+            changed = False
+            for prefix in PREFIXES:
+                if key.startswith(prefix):
+                    key, changed = key[len(prefix) :], True
+        state[key] = value
     if not state:
         entries = ", ".join(map(str, list(obj)[:8])) or "nothing"
         raise ModelError(f"{where}: no tensors found (entries: {entries}; wrappers looked into: {', '.join(WRAPPERS)})")
     return state
 
 
-# --- detection --------------------------------------------------------------------------------------------
-
-
-def _index_set(state: dict, pattern: str) -> list[int]:
-    regex = re.compile(pattern)
-    return sorted({int(m.group(1)) for key in state if (m := regex.match(key))})
-
-
-class _Keys:
-    """Looks up keys for one architecture; a missing one is a ModelError naming the architecture."""
-
-    def __init__(self, state: dict, arch: str, where: str) -> None:
-        self.state, self.arch, self.where = state, arch, where
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        if key not in self.state:
-            raise ModelError(f"{self.where}: keys look like {self.arch} but {key} is missing")
-        return tuple(self.state[key].shape)
-
-    def fail(self, why: str) -> ModelError:
-        return ModelError(f"{self.where}: keys look like {self.arch} but {why}")
-
-
-def _rename_old_esrgan(state: dict) -> dict:
-    """Older ESRGAN key names -> the BasicSR layout (same network)."""
-    if "model.0.weight" in state and "model.10.weight" in state:  # original ESRGAN repo (x4, 'model.1.sub')
-        sub = _index_set(state, r"model\.1\.sub\.(\d+)\.")
-        trunk = max(sub) if sub else 0
-        renamed = {}
-        for key, value in state.items():
-            new = key
-            if m := re.match(r"model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)$", key):
-                new = f"body.{m.group(1)}.rdb{m.group(2)}.conv{m.group(3)}.{m.group(4)}"
-            elif m := re.match(rf"model\.1\.sub\.{trunk}\.(weight|bias)$", key):
-                new = f"conv_body.{m.group(1)}"
-            elif m := re.match(r"model\.(0|3|6|8|10)\.(weight|bias)$", key):
-                new = {"0": "conv_first", "3": "conv_up1", "6": "conv_up2", "8": "conv_hr", "10": "conv_last"}[m.group(1)] + "." + m.group(2)
-            renamed[new] = value
-        return renamed
-    if any(key.startswith("RRDB_trunk.") for key in state):  # ESRGAN repo, later naming
-        table = (("RRDB_trunk.", "body."), ("trunk_conv.", "conv_body."), ("upconv1.", "conv_up1."),
-                 ("upconv2.", "conv_up2."), ("HRconv.", "conv_hr."))
-        renamed = {}
-        for key, value in state.items():
-            for old, new in table:
-                if key.startswith(old):
-                    key = new + key[len(old) :]
-            renamed[re.sub(r"\.RDB(\d)\.", r".rdb\1.", key)] = value
-        return renamed
-    return state
-
-
-def _detect_rrdb(state: dict, where: str) -> ArchDescription:
-    k = _Keys(state, "RRDBNet", where)
-    first = k.shape("conv_first.weight")
-    num_feat, in_total = first[0], first[1]
-    num_out_ch = k.shape("conv_last.weight")[0]
-    num_grow_ch = k.shape("body.0.rdb1.conv1.weight")[0]
-    blocks = _index_set(state, r"body\.(\d+)\.rdb")
-    num_block = max(blocks) + 1
-    ratio = in_total / num_out_ch
-    scale = {1: 4, 4: 2, 16: 1}.get(int(ratio)) if ratio.is_integer() else None
-    if scale is None:
-        raise k.fail(f"conv_first takes {in_total} channels for {num_out_ch} output channels: not x4 (x1), x2 "
-                     "(pixel-unshuffle, x4 the channels) or x1 (x16 the channels)")
-    hyper = {"num_in_ch": num_out_ch, "num_out_ch": num_out_ch, "scale": scale, "num_feat": num_feat,
-             "num_block": num_block, "num_grow_ch": num_grow_ch}
-    return ArchDescription("RRDBNet", hyper, scale)
-
-
-def _detect_srvgg(state: dict, where: str) -> ArchDescription:
-    k = _Keys(state, "SRVGGNetCompact", where)
-    first = k.shape("body.0.weight")
-    if len(first) != 4:
-        raise k.fail(f"body.0.weight has shape {first}, not a convolution")
-    num_feat, num_in_ch = first[0], first[1]
-    indices = _index_set(state, r"body\.(\d+)\.")
-    last = max(indices)
-    if last % 2:
-        raise k.fail(f"its last layer body.{last} is not a convolution")
-    num_conv = last // 2 - 1
-    out = k.shape(f"body.{last}.weight")[0]
-    scale = math.isqrt(out // num_in_ch) if out % num_in_ch == 0 else 0
-    if scale < 1 or scale * scale * num_in_ch != out:
-        raise k.fail(f"the last conv has {out} output channels, not {num_in_ch} x scale**2")
-    act = "prelu" if "body.1.weight" in state else "leakyrelu"  # relu and leaky ReLU have no weights to tell by
-    hyper = {"num_in_ch": num_in_ch, "num_out_ch": num_in_ch, "num_feat": num_feat, "num_conv": num_conv,
-             "upscale": scale, "act_type": act, "skip": "nearest"}
-    return ArchDescription("SRVGGNetCompact", hyper, scale)
-
-
-def _detect_swinir(state: dict, where: str) -> ArchDescription:
-    k = _Keys(state, "SwinIR", where)
-    first = k.shape("conv_first.weight")
-    embed_dim, num_in_ch = first[0], first[1]
-    layers = _index_set(state, r"layers\.(\d+)\.residual_group\.")
-    depths, heads = [], []
-    window = None
-    for i in range(max(layers) + 1):
-        blocks = _index_set(state, rf"layers\.{i}\.residual_group\.blocks\.(\d+)\.")
-        if not blocks:
-            raise k.fail(f"layer {i} has no blocks (layers found: {layers})")
-        depths.append(max(blocks) + 1)
-        table = k.shape(f"layers.{i}.residual_group.blocks.0.attn.relative_position_bias_table")
-        heads.append(table[1])
-        side = math.isqrt(table[0])
-        if side * side != table[0] or side % 2 == 0:
-            raise k.fail(f"the relative position table of layer {i} has {table[0]} rows, not (2 * window - 1)**2")
-        window = window or (side + 1) // 2
-    hidden = k.shape("layers.0.residual_group.blocks.0.mlp.fc1.weight")[0]
-    qkv_bias = "layers.0.residual_group.blocks.0.attn.qkv.bias" in state
-    resi = "3conv" if "conv_after_body.0.weight" in state else "1conv"
-    num_feat = 64
-    if "conv_up1.weight" in state:
-        upsampler = "nearest+conv"
-        num_feat = k.shape("conv_before_upsample.0.weight")[0]
-        scale = 4 if "conv_up2.weight" in state else 2
-        num_out_ch = k.shape("conv_last.weight")[0]
-    elif "conv_before_upsample.0.weight" in state:
-        upsampler = "pixelshuffle"
-        num_feat = k.shape("conv_before_upsample.0.weight")[0]
-        stages = _index_set(state, r"upsample\.(\d+)\.weight")
-        if not stages:
-            raise k.fail("upsample.0.weight is missing")
-        if k.shape(f"upsample.{stages[0]}.weight")[0] == 9 * num_feat:
-            scale = 3
-        else:
-            scale = 2 ** len(stages)
-        num_out_ch = k.shape("conv_last.weight")[0]
-    elif "upsample.0.weight" in state:
-        upsampler = "pixelshuffledirect"
-        out = k.shape("upsample.0.weight")[0]
-        scale = math.isqrt(out // num_in_ch)
-        if scale * scale * num_in_ch != out:
-            raise k.fail(f"upsample.0 has {out} output channels, not {num_in_ch} x scale**2")
-        num_out_ch = num_in_ch
-    else:
-        upsampler, scale = "", 1
-        num_out_ch = k.shape("conv_last.weight")[0]
-    hyper = {"num_in_ch": num_in_ch, "num_out_ch": num_out_ch, "embed_dim": embed_dim, "depths": depths,
-             "num_heads": heads, "window_size": window, "mlp_ratio": hidden / embed_dim, "qkv_bias": qkv_bias,
-             "upscale": scale, "img_range": 1.0, "upsampler": upsampler, "resi_connection": resi,
-             "num_feat": num_feat}
-    return ArchDescription("SwinIR", hyper, scale)
-
-
-def _signature(state: dict) -> str | None:
-    keys = list(state)
-    if any(".residual_group.blocks." in key for key in keys):
-        return "SwinIR"
-    if any(re.match(r"body\.\d+\.rdb[123]\.conv[1-5]\.", key) for key in keys):
-        return "RRDBNet"
-    if keys and all(re.match(r"body\.\d+\.(weight|bias)$", key) for key in keys):
-        return "SRVGGNetCompact"
-    return None
-
-
-_DETECTORS = {"RRDBNet": _detect_rrdb, "SRVGGNetCompact": _detect_srvgg, "SwinIR": _detect_swinir}
-
-
-def normalise_keys(state: dict) -> dict:
-    """Older key names renamed and derived SwinIR buffers (``relative_position_index``, ``attn_mask``) dropped."""
-    state = _rename_old_esrgan(state)
-    return {key: value for key, value in state.items()
-            if not key.endswith((".attn.relative_position_index", ".attn_mask"))}
-
-
 def detect(state: dict, where: str = "checkpoint") -> ArchDescription:
-    """The architecture, hyper-parameters and scale of a (normalised) state dict, from its keys and shapes."""
-    arch = _signature(state)
-    if arch is None:
-        first = ", ".join(list(state)[:6])
-        raise ModelError(f"{where}: unknown layout; first keys: {first}; known: {', '.join(KNOWN_ARCHS)}")
-    return _DETECTORS[arch](state, where)
+    """The super-resolution architecture, hyper-parameters and scale of a (normalised) state dict."""
+    return _detect(state, where, task="sr")
 
 
 # --- building and strict loading --------------------------------------------------------------------------
@@ -341,19 +167,11 @@ def detect(state: dict, where: str = "checkpoint") -> ArchDescription:
 
 def build(description: ArchDescription):
     """A fresh (randomly initialised) module for ``description``."""
-    if description.arch == "RRDBNet":
-        from acutance.deep.arch.rrdb import RRDBNet as cls
-    elif description.arch == "SRVGGNetCompact":
-        from acutance.deep.arch.srvgg import SRVGGNetCompact as cls
-    elif description.arch == "SwinIR":
-        from acutance.deep.arch.swinir import SwinIR as cls
-    else:
-        raise ModelError(f"unknown architecture {description.arch!r}; known: {', '.join(KNOWN_ARCHS)}")
-    hyper = dict(description.hyper_parameters)
-    if description.arch == "SwinIR":
-        hyper["depths"], hyper["num_heads"] = tuple(hyper["depths"]), tuple(hyper["num_heads"])
+    detector = by_id(description.arch)
+    if detector.build is None:
+        raise ModelError(f"{description.arch} is recognised but acutance cannot run it")
     try:
-        return cls(**hyper)
+        return detector.build(dict(description.hyper_parameters))
     except (TypeError, ValueError) as error:
         raise ModelError(f"cannot build {description.arch} with {description.hyper_parameters}: {error}") from None
 
@@ -364,28 +182,11 @@ def _scale_of(arch: str, hyper: dict) -> int:
 
 def load_weights(description: ArchDescription, state: dict, where: str = "checkpoint"):
     """Build ``description`` and load ``state`` strictly; clear errors for missing/unexpected/misshapen keys."""
-    module = build(description)
-    expected = module.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    what = description.summary()
-    if missing:
-        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
-        raise ModelError(f"{where}: keys look like {what} but {', '.join(missing[:3])}{more} "
-                         f"{'is' if len(missing) == 1 else 'are'} missing")
-    if unexpected:
-        more = f" (and {len(unexpected) - 3} more)" if len(unexpected) > 3 else ""
-        raise ModelError(f"{where}: keys look like {what} but it has unexpected keys {', '.join(unexpected[:3])}{more}")
-    for key, tensor in expected.items():
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise ModelError(f"{where}: keys look like {what} but {key} has shape {tuple(state[key].shape)}, "
-                             f"expected {tuple(tensor.shape)}")
-    module.load_state_dict(state, strict=True)
-    return module.eval()
+    return load_strict(build(description), state, description.summary(), where)
 
 
 def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
-    """Read, detect and build a checkpoint file: ``LoadedCheckpoint(description, module, path)``."""
+    """Read, detect and build a super-resolution checkpoint: ``LoadedCheckpoint(description, module, path)``."""
     state, described = read_checkpoint(path)
     state = normalise_keys(state)
     where = str(path)
@@ -398,9 +199,10 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
             description = ArchDescription(arch, hyper, _scale_of(arch, hyper))
         except KeyError as error:
             raise ModelError(f"{where}: its description lacks {error}") from None
-    else:
-        description = detect(state, where)
-    return LoadedCheckpoint(description, load_weights(description, state, where), Path(path))
+        return LoadedCheckpoint(description, load_weights(description, state, where), Path(path))
+    detector = find(state, where, task="sr")
+    description = detector.describe(state, where)
+    return LoadedCheckpoint(description, detector.load(state, where, description), Path(path))
 
 
 def save_safetensors(module: Any, path: str | os.PathLike, *, overwrite: bool = False, extra: dict | None = None) -> Path:

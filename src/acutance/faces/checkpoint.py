@@ -1,10 +1,12 @@
-"""Community face-restorer checkpoints: safe reading and GFPGAN "clean" layout detection.
+"""Community face-restorer checkpoints: GFPGAN "clean" layout detection and loading.
 
-A checkpoint is read without unpickling code: ``.safetensors`` through safetensors, ``.pth`` / ``.pt``
-through ``torch.load(weights_only=True)``. The usual wrappers are unwrapped (``params_ema`` first, then
-``params``, ``g_ema``, ``state_dict``) and a DataParallel ``module.`` prefix dropped. The hyper-parameters
-are read from the key names and tensor shapes (the file is the config), the network rebuilt and loaded
-strictly, so a file that only looks like GFPGAN fails with a ModelError instead of running wrongly.
+Reading is shared with the deep networks (``acutance.deep.checkpoint.read_checkpoint``: safetensors, or a
+weights-only torch file; a whole pickled module goes through the restricted unpickler, which never runs
+it), and so is unwrapping (``params_ema`` first, then ``params``, ``g_ema``, ``net_g``, ``generator``,
+``state_dict``, ``model``; ``module.`` / ``_orig_mod.`` prefixes dropped). The hyper-parameters are read from
+the key names and tensor shapes (the file is the config), the network rebuilt and loaded strictly, so a file
+that only looks like GFPGAN fails with a ModelError instead of running wrongly. The detector object is
+``acutance.deep.detect.DETECTORS``' ``GFPGANv1Clean``.
 
 GFPGANv1Clean (v1.3, v1.4, and the NoCE v1.2 "clean" files) is detected by ``conv_body_first.weight`` being a
 1x1 convolution together with ``stylegan_decoder.style_mlp`` and ``condition_scale`` entries:
@@ -30,53 +32,19 @@ from typing import Any, Mapping
 from acutance.errors import ModelError
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
-WRAPPERS = ("params_ema", "params", "g_ema", "state_dict")
-
-
-def _torch(path: Path):
-    try:
-        import torch
-    except ImportError:
-        raise ModelError(f"{path}: running a torch checkpoint needs the 'train' extra (torch)") from None
-    return torch
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, Any]:
     """The tensors of a checkpoint file as ``{name: torch.Tensor}``, unwrapped (see module docstring).
 
-    Raises ModelError for a missing, truncated or corrupt file, an unsafe pickle, or no tensors.
+    Raises ModelError for a missing, truncated or corrupt file, or no tensors.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"checkpoint not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix not in CHECKPOINT_SUFFIXES:
+    if path.is_file() and path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise ModelError(f"{path}: not a checkpoint file (expected {', '.join(CHECKPOINT_SUFFIXES)})")
-    torch = _torch(path)
-    try:
-        if suffix == ".safetensors":
-            from safetensors.torch import load_file
+    from acutance.deep.checkpoint import read_checkpoint
 
-            state: Any = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except ImportError as error:
-        raise ModelError(f"{path}: reading safetensors needs the 'train' extra: {error}") from None
-    except Exception as error:  # torch and safetensors raise many kinds for a damaged file
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(
-            f"{path}: cannot read the checkpoint (truncated, corrupt or not a weights-only file): {first[:200]}"
-        ) from None
-    for key in WRAPPERS:
-        if isinstance(state, Mapping) and key in state and isinstance(state[key], Mapping):
-            state = state[key]
-            break
-    if not isinstance(state, Mapping):
-        raise ModelError(f"{path}: expected a dict of tensors, found {type(state).__name__}")
-    tensors = {str(k).removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    if not tensors:
-        raise ModelError(f"{path}: no tensors found (keys: {', '.join(map(str, list(state)[:8]))})")
-    return tensors
+    return read_checkpoint(path)[0]
 
 
 @dataclass(frozen=True)
@@ -147,19 +115,14 @@ def detect_gfpgan(state: Mapping[str, Any], where: str = "checkpoint") -> GFPGAN
 
 def load_gfpgan(path: str | os.PathLike):
     """``(module, config)``: a GFPGANv1Clean checkpoint detected, rebuilt and loaded strictly (eval mode)."""
+    from acutance.deep.detect import by_id, find
+
     state = read_state_dict(path)
-    config = detect_gfpgan(state, where=str(path))
-    module = config.build()
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or wrong:
-        detail = "; ".join(
-            f"{label}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-            if keys
-        )
-        raise ModelError(f"{path}: does not match the GFPGANv1Clean layout detected as {asdict(config)} ({detail})")
-    module.load_state_dict(state, strict=True)
-    return module.eval(), config
+    where = str(path)
+    detector = find(state, where, task="face")
+    if detector.id != "GFPGANv1Clean":
+        raise ModelError(f"{where}: holds a {detector.id}; only GFPGAN v1.3/v1.4 'clean' checkpoints run as face "
+                         "restorers (expected keys such as conv_body_first.weight, stylegan_decoder.style_mlp.*)")
+    config = detect_gfpgan(state, where=where)
+    description = by_id("GFPGANv1Clean").describe(state, where)
+    return by_id("GFPGANv1Clean").load(state, where, description), config
