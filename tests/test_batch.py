@@ -184,3 +184,46 @@ def test_killed_run_leaves_no_half_file_and_rerun_completes(tmp_path: Path) -> N
     rows = _manifest(out / "manifest.csv")
     assert sum(row["status"] == "skipped" for row in rows.values()) == len(first)
     assert sum(row["status"] == "done" for row in rows.values()) == count - len(first)
+
+
+def test_notices_limits_and_format_requests_reach_every_worker(tmp_path: Path, capsys) -> None:
+    """Issue 15: an RGBA input into JPEG is composited with a notice (printed by the driver, kept in the
+    manifest), the driver's --max-pixels applies in spawned workers too, and a request the format cannot meet
+    (--bit-depth 16 into JPEG) fails before any work."""
+    from PIL import Image as PILImage
+
+    source = tmp_path / "in"
+    source.mkdir()
+    rgba = np.zeros((20, 24, 4), np.uint8)
+    rgba[..., 0], rgba[:, :12, 3] = 255, 255  # red, right half fully transparent
+    PILImage.fromarray(rgba).save(source / "logo.png")
+    out = tmp_path / "out"
+    assert main(["batch", str(source), str(out), "-m", "bicubic", "--format", "jpg", "-j", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "acutance: warning: " in err and "logo.png: JPEG holds no alpha" in err
+    assert "holds no alpha" in _manifest(out / "manifest.csv")["logo.png"]["message"]
+    assert np.asarray(PILImage.open(out / "logo.jpg"))[:, 30:].min() >= 240  # white, not the hidden red
+
+    assert main(["batch", str(source), str(tmp_path / "small"), "-m", "bicubic", "-j", "2", "--max-pixels", "100"]) == 1
+    err = capsys.readouterr().err
+    assert "logo.png: 24x20 (0.0 MP) is over the input limit" in err and "--max-pixels" in err
+
+    capsys.readouterr()
+    argv = ["batch", str(source), str(tmp_path / "deep"), "-m", "bicubic", "--format", "jpg", "--bit-depth", "16"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["acutance: error: JPEG holds 8 bits per channel: --bit-depth 16 needs PNG or TIFF"]
+    assert not (tmp_path / "deep").exists()
+
+
+def test_animated_input_fails_unless_first_frame(tmp_path: Path, capsys) -> None:
+    from PIL import Image as PILImage
+
+    source = tmp_path / "in"
+    source.mkdir()
+    frames = [PILImage.fromarray(np.full((8, 10, 3), 60 * i, np.uint8)) for i in range(2)]
+    frames[0].save(source / "anim.png", save_all=True, append_images=frames[1:])
+    assert main(["batch", str(source), str(tmp_path / "out"), "-m", "bicubic"]) == 1
+    assert "animated or multi-page image: 2 frames" in capsys.readouterr().err
+    assert main(["batch", str(source), str(tmp_path / "first"), "-m", "bicubic", "--first-frame"]) == 0
+    assert read_image(tmp_path / "first" / "anim.png").rgb.shape[:2] == (16, 20)

@@ -33,6 +33,7 @@ class BatchOptions:
     overwrite: bool = False  # recompute outputs that exist (otherwise valid ones are kept: resume)
     manifest: Path | None = None  # None: OUT_DIR/manifest.csv; a .json name writes JSON
     progress: bool = True
+    first_frame: bool = False  # process the first frame of an animated input instead of failing it
 
     def __post_init__(self) -> None:
         if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
@@ -43,6 +44,10 @@ class BatchOptions:
             raise OptionError(f"unknown --format {self.format!r}; choose one of {', '.join(sorted(SUFFIXES))}")
         if self.bit_depth not in (None, 8, 16):
             raise OptionError(f"--bit-depth must be 8 or 16, got {self.bit_depth}")
+        if self.format is not None:  # e.g. --format jpg --bit-depth 16: refused before any work
+            from acutance.io import check_output_format
+
+            check_output_format(f"output{SUFFIXES[self.format]}", bit_depth=self.bit_depth)
         if not 1 <= self.quality <= 100:
             raise OptionError(f"--quality must be in 1..100, got {self.quality}")
         if self.tile is not None and self.tile < 0:

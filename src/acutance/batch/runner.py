@@ -22,6 +22,7 @@ from acutance.batch.plan import FILE_FORMATS, BatchOptions, Record, Task, expect
 from acutance.batch.plan import remove_stale_temps
 from acutance.batch.worker import EncodeOptions, WorkResult, process_bytes
 from acutance.errors import AcutanceError, ImageWriteError
+from acutance.limits import current as current_limits
 
 MANIFEST_FIELDS = ("input", "output", "model", "seconds", "status", "message")
 
@@ -49,7 +50,8 @@ def resolve_options(options: BatchOptions) -> EncodeOptions:
     scale = resolve_scale(SimpleNamespace(info=info), options.scale)  # only .info is consulted
     parallel = options.dask is not None or options.workers > 1  # then one compute thread per image
     threads = 1 if parallel else None
-    return EncodeOptions(options.model, scale, options.tile, options.bit_depth, options.quality, threads)
+    return EncodeOptions(options.model, scale, options.tile, options.bit_depth, options.quality, threads,
+                         limits=current_limits(), first_frame=options.first_frame)  # fmt: skip
 
 
 def run_batch(
@@ -165,6 +167,9 @@ def _finish(task: Task, future, record: Record, options: BatchOptions, warn: Cal
         return
     record.status, record.seconds = "done", round(result.seconds, 4)
     record.worker, record.model_loads = result.worker, result.model_loads
+    record.message = "; ".join(result.notices)
+    for notice in result.notices:
+        warn(f"acutance: warning: {notice}")
 
 
 # ------------------------------------------------------------------------------------------- executors
@@ -205,11 +210,16 @@ class _Serial(_Executor):
 class _Pool(_Executor):
     def __init__(self, workers: int):
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor
 
+        from acutance.batch.lifetime import exit_with_parent
+
         # spawn: a fresh interpreter per worker, safe with the numba and BLAS threads of this process.
+        # exit_with_parent: a driver killed with kill -9 takes its workers with it.
         context = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(workers, mp_context=context)
+        self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_parent,
+                                        initargs=(os.getpid(),))  # fmt: skip
         self.window = 2 * workers
 
     def submit(self, fn, *args):
@@ -233,8 +243,9 @@ class _Dask(_Executor):
         self.cluster = None
         try:
             if address == "local":
+                # The preload makes each worker process exit with this one (acutance.batch.lifetime).
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)  # fmt: skip
+                                            dashboard_address=None, preload=["acutance.batch.lifetime"])  # fmt: skip
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(address, timeout=f"{timeout}s")

@@ -11,8 +11,11 @@ import os
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 
+from acutance.limits import DEFAULT as DEFAULT_LIMITS
+from acutance.limits import Limits, using
 from acutance.models.descriptor import Enhancer
 
 _MODELS: dict[str, Enhancer] = {}
@@ -30,6 +33,9 @@ class EncodeOptions:
     bit_depth: int | None = None  # None: the input's
     quality: int = 95
     threads: int | None = None  # compute threads per image (OpenCV, numba); None: leave as they are
+    # The driver's resource limits: a worker process (spawned, or on a Dask cluster) does not inherit them.
+    limits: Limits = DEFAULT_LIMITS
+    first_frame: bool = False  # an animated input: process its first frame instead of refusing it
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class WorkResult:
     seconds: float
     worker: str  # host:pid, to see how work was spread
     model_loads: int  # loads of this model in that worker process so far
+    notices: tuple[str, ...] = ()  # what the encoder could not keep (ImageNotice), for the driver to print
 
 
 def cached_model(name: str) -> tuple[Enhancer, int]:
@@ -75,11 +82,25 @@ def process_bytes(data: bytes, name: str, file_format: str, options: EncodeOptio
     from acutance.io import decode_image, encode_image
     from acutance.pipeline import enhance_image
 
+    from acutance.io import ImageNotice
+
     start = time.perf_counter()
     if options.threads:
         limit_threads(options.threads)
-    model, loads = cached_model(options.model)
-    image = decode_image(data, name)
-    result = enhance_image(image, model, options.scale, tile=options.tile)
-    out = encode_image(result, file_format, bit_depth=options.bit_depth, quality=options.quality)
-    return WorkResult(out, time.perf_counter() - start, f"{socket.gethostname()}:{os.getpid()}", loads)
+    with using(options.limits):
+        image = decode_image(data, name, first_frame=options.first_frame)  # size checked before the model loads
+        model, loads = cached_model(options.model)
+        result = enhance_image(image, model, options.scale, tile=options.tile)
+        # Notices go back to the driver, which prints them once above its progress bar. (catch_warnings is
+        # process-wide: fine with one task per process or thread at a time, as every executor here runs.)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ImageNotice)
+            out = encode_image(result, file_format, bit_depth=options.bit_depth, quality=options.quality, name=name)
+    notices = []
+    for warning in caught:
+        if issubclass(warning.category, ImageNotice):
+            notices.append(str(warning.message))
+        else:  # not ours to swallow
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return WorkResult(out, time.perf_counter() - start, worker, loads, tuple(notices))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from acutance.cli.limit_options import add_limit_arguments
 from acutance.cli.upscale_cmd import add_output_arguments, check_output_arguments
 
 
@@ -33,7 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers processes; needs the 'distributed' extra",
     )
     parser.add_argument("--manifest", type=Path, help="manifest file, .csv or .json (default: OUT_DIR/manifest.csv)")
+    parser.add_argument(
+        "--first-frame", action="store_true",
+        help="process the first frame of an animated or multi-page input (APNG, WebP, TIFF); otherwise it fails",
+    )
     add_output_arguments(parser)
+    if "--max-pixels" not in parser._option_string_actions:  # unless the shared output options added them
+        add_limit_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         tile=args.tile,
         overwrite=args.overwrite,
         manifest=args.manifest,
+        first_frame=args.first_frame,
     )
     summary = run_batch(args.input, args.output, options)
     counts = {status: summary.count(status) for status in ("done", "skipped", "failed", "ignored")}
