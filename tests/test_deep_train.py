@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 from acutance.cli.main import main  # noqa: E402
 from acutance.deep.train import losses  # noqa: E402
 from acutance.deep.train.config import config_from_dict, load_train_config, shipped_config_names  # noqa: E402
-from acutance.deep.train.loop import export_weights, read_weights, train  # noqa: E402
+from acutance.deep.train.recipe import export_weights, read_weights, train  # noqa: E402
 from acutance.errors import ModelError, OptionError  # noqa: E402
 from acutance.io import write_image  # noqa: E402
 from tests.conftest import smooth_test_image  # noqa: E402
@@ -107,7 +107,7 @@ def test_training_steps_resume_and_export(image_folder, tmp_path):
     # The ONNX export runs without torch at inference and matches the torch net.
     onnx_path = export_weights(resumed, tmp_path / "tiny.onnx")
     from acutance.deep.runtime import load_onnx
-    from acutance.deep.train.loop import build_net
+    from acutance.deep.train.recipe import build_net
 
     net = build_net(meta["model"])
     net.load_state_dict(state)

@@ -38,8 +38,8 @@ def test_tiny_net_trains_and_table_equals_net_at_grid_points():
     net = build_net(config)
     before = [p.detach().clone() for p in net.parameters()]
     lines = []
-    _train_loop(net, list(net.parameters()), _pairs(2), config, config.steps, config.lr, lines.append, "net")
-    assert lines and "RMSE" in lines[-1]
+    _train_loop(net, net.modules, _pairs(2), config, config.steps, config.lr, lines.append, "net")
+    assert lines and "mse" in lines[-1]
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters())), "training changed nothing"
 
     (tables,) = net_to_tables(net)
@@ -103,7 +103,7 @@ def test_least_squares_fit_recovers_a_table():
 
 def test_finetune_and_cli_end_to_end(tmp_path):
     from acutance.io import write_image
-    from acutance.lut import train_cli
+    from acutance.cli import train_cmd
 
     data = tmp_path / "hr"
     data.mkdir()
@@ -117,9 +117,9 @@ def test_finetune_and_cli_end_to_end(tmp_path):
     )
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
-    train_cli.register(sub)
+    train_cmd.register(sub)
     out = tmp_path / "lut.npz"
-    args = parser.parse_args(["lut", "--scale", "2", "--data", str(data), "-o", str(out), "--config", str(config)])
+    args = parser.parse_args(["train", "lut", "--scale", "2", "--data", str(data), "-o", str(out), "--config", str(config)])
     assert args.func(args) == 0
     model = load_model_file(out)
     assert model.scale == 2 and model.input == "luma" and model.meta["config"]["finetune_steps"] == 3
@@ -127,7 +127,7 @@ def test_finetune_and_cli_end_to_end(tmp_path):
         args.func(args)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"nonsense": 1}))
-    args = parser.parse_args(["lut", "--data", str(data), "-o", str(tmp_path / "b.npz"), "--config", str(bad)])
+    args = parser.parse_args(["train", "lut", "--data", str(data), "-o", str(tmp_path / "b.npz"), "--config", str(bad)])
     with pytest.raises(Exception, match="unknown training option"):
         args.func(args)
 
@@ -168,9 +168,9 @@ def test_identity_stage_passes_the_input_through_and_init_builds_a_cascade(tmp_p
     )  # fmt: skip
     assert refit.meta["refit"]["iterations"] == 4 and refit.meta["init"]["file"] == out_path.name
     assert np.array_equal(refit.stages[0].tables, model.stages[0].tables)
-    from acutance.lut.train import load_luma_pairs
+    from acutance.train.data import luma_pairs
 
-    pairs = load_luma_pairs(sorted(data.iterdir()), 2, 10)
+    pairs = luma_pairs(sorted(data.iterdir()), 2, 10)
     error = lambda m: np.mean([np.mean((run_channel(m, lr) - hr) ** 2) for lr, hr in pairs])  # noqa: E731
     assert error(refit) < 0.9 * error(model)
     with pytest.raises(Exception, match="stages >= 2"):

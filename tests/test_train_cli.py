@@ -63,7 +63,7 @@ def test_train_blade_denoise_writes_a_restorer(tmp_path: Path):
 @pytest.mark.parametrize(
     "extra, fragment",
     [
-        (["--data", "EMPTY"], "no images"),
+        (["--data", "EMPTY"], "no training images"),
         (["--data", "MISSING"], "not a folder"),
         (["--data", "DATA", "--scale", "2", "-o", "OUT.bin"], ".npz"),
         (["--data", "DATA", "--scale", "2", "--workers", "0"], "--workers"),

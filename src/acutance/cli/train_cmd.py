@@ -1,18 +1,20 @@
-"""``acutance train METHOD``: train a model on your own images. Each method registers its own sub-command."""
+"""``acutance train METHOD``: every trainer of acutance, one sub-command each, all on ``acutance.train``.
+
+Methods: ``raisr``, ``blade`` (hashed filters, normal equations), ``lut`` (look-up tables: least squares, nets,
+LUT-aware fine-tuning), ``lerf`` (LeRF resampler tables), ``edgesr`` (edge-SR), ``sr`` (deep SR nets from a
+TOML config), ``face`` (the face restorer) and ``face-quality`` (the face-quality regressor).
+
+Trainers that write a model file keep their checkpoint and JSON-lines log in a run folder (``--run``,
+default ``OUTPUT.run``): rerunning the same command after an interruption continues where it stopped.
+Nothing heavy is imported until a method runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-
-# Explicit list; each module has ``register(train_subparsers)``.
-TRAIN_MODULES = (
-    "acutance.raisr.train_cli",
-    "acutance.lut.train_cli",
-    "acutance.deep.train_cli",
-    "acutance.edgesr.train_cli",
-)
-
+import os
+import sys
+from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -21,6 +23,363 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model on folders of clean images. 'acutance train METHOD --help' for details.",
     )
     methods = parser.add_subparsers(dest="method", metavar="METHOD")
-    for name in TRAIN_MODULES:
-        importlib.import_module(name).register(methods)
+    for add in (_raisr, _blade, _lut, _lerf, _edgesr, _sr, _face, _face_quality):
+        add(methods)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+# ------------------------------------------------------------------------------------------ shared parts
+
+
+def _data_output(parser: argparse.ArgumentParser, output_help: str, *, config: bool = True) -> None:
+    parser.add_argument("--data", type=Path, action="append", required=True, metavar="DIR",
+                        help="folder of clean training images (repeat for several; searched recursively)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL", help=output_help)
+    if config:
+        parser.add_argument("--config", type=Path, help="JSON or TOML file of training options")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def _resumable(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", type=Path, metavar="DIR",
+                        help="run folder: checkpoint and log.jsonl (default: OUTPUT.run); rerun to resume")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (the log lines stay)")
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _prepare(args: argparse.Namespace) -> Path | None:
+    """Checks shared by the file-writing trainers; returns the run folder."""
+    from acutance.errors import OptionError
+    from acutance.io import check_writable_output
+
+    if getattr(args, "config", None) is not None and not args.config.is_file():
+        raise OptionError(f"--config {args.config}: no such file")
+    for folder in getattr(args, "data", None) or ():
+        if not folder.is_dir():
+            raise OptionError(f"--data {folder}: not a folder")
+    check_writable_output(args.output, overwrite=args.overwrite)
+    if not hasattr(args, "run"):
+        return None
+    return args.run or args.output.with_name(args.output.name + ".run")
+
+
+def _need_torch(method: str) -> None:
+    from acutance.train.loop import require_torch
+
+    require_torch(f"'acutance train {method}'")
+
+
+# ------------------------------------------------------------------------------------------ raisr, blade
+
+
+def _hashed_common(parser: argparse.ArgumentParser) -> None:
+    _data_output(parser, "model file to write (.npz)", config=False)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    parser.add_argument("--limit", type=int, default=0, help="use only this many images, spread over the data (0: all)")
+    parser.add_argument("--no-augment", action="store_true", help="skip the 8-fold flip/rotate augmentation")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pixel sampling and the synthetic noise")
+    _resumable(parser)
+
+
+def _raisr(methods) -> None:
+    parser = methods.add_parser(
+        "raisr",
+        help="train a RAISR upscaler (hashed filters) on clean images",
+        description=(
+            "Train a RAISR model: LR images are made from the clean ones with MATLAB bicubic (the SR protocol), "
+            "filters are solved per hash bucket from accumulated normal equations, layer by layer (each finished "
+            "layer is kept in the run folder, so a rerun resumes). About 5-10 minutes per scale on 2 cores for "
+            "BSDS400 + T91. The model file holds everything needed to run it: 'acutance upscale IN --model MODEL'."
+        ),
+    )
+    parser.add_argument("--scale", type=int, required=True, choices=(2, 3, 4), help="upscaling factor")
+    parser.add_argument("--preset", choices=("quality", "fast", "classic"), default="quality",
+                        help="layer recipe (default: quality)")
+    _hashed_common(parser)
+    parser.set_defaults(func=_run_hashed)
+
+
+def _blade(methods) -> None:
+    parser = methods.add_parser(
+        "blade",
+        help="train a BLADE restorer (denoise, deblock, sharpen) on clean images",
+        description=(
+            "Train a same-size hashed-filter restorer: the clean images are degraded synthetically (Gaussian "
+            "noise of --sigma, JPEG at --jpeg-quality, or a Gaussian blur of --blur) and the filters learn to undo it."
+        ),
+    )
+    parser.add_argument("--task", choices=("denoise", "deblock", "sharpen"), required=True)
+    parser.add_argument("--sigma", type=float, default=25.0, help="denoise: noise sigma on the 0-255 scale")
+    parser.add_argument("--jpeg-quality", type=int, default=20, help="deblock: JPEG quality 1-100")
+    parser.add_argument("--blur", type=float, default=1.0, help="sharpen: the Gaussian blur sigma to undo")
+    _hashed_common(parser)
+    parser.set_defaults(func=_run_hashed)
+
+
+def _run_hashed(args: argparse.Namespace) -> int:
+    from acutance.errors import OptionError
+    from acutance.raisr.model import save_model
+    from acutance.raisr.train import hashed_options, train_files
+    from acutance.train.data import find_images
+
+    if args.workers < 1:
+        raise OptionError(f"--workers must be >= 1, got {args.workers}")
+    if args.limit < 0:
+        raise OptionError(f"--limit must be >= 0, got {args.limit}")
+    if args.output.suffix != ".npz":
+        raise OptionError(f"-o {args.output}: the model file must end in .npz")
+    run = _prepare(args)
+    paths = find_images(args.data, sort=True)
+    if args.limit:
+        paths = paths[:: max(1, len(paths) // args.limit)][: args.limit]
+    options, meta = hashed_options(args)
+    print(f"training on {len(paths)} images from {', '.join(map(str, args.data))}", flush=True)
+    model = train_files(paths, options, meta=meta, run=run, progress=not args.no_progress)
+    # Write next to the target then rename, so an interrupted run leaves no half-written model.
+    temporary = args.output.with_name(f".{args.output.name}.partial.npz")
+    save_model(model, temporary)
+    os.replace(temporary, args.output)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB) in {model.meta['training_seconds']} s")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- lut
+
+
+def _lut(methods) -> None:
+    parser = methods.add_parser(
+        "lut",
+        help="train a look-up-table SR model (SR-LUT / MuLUT style) on a folder of HR images",
+        description=(
+            "Train a LUT super-resolution model on the HR images under --data (LR made with MATLAB bicubic, as "
+            "the SR test protocol does) and write it to -o (.npz, loadable by the runtime without torch). "
+            "Method 'fit' (default) solves for the tables directly by least squares on the CPU; 'net' trains "
+            "small MLPs with torch and samples them into tables; both can be followed by LUT-aware fine-tuning "
+            "of the tables (torch). Options come from --config (JSON or TOML; see docs/lut.md), --scale "
+            "overrides the file."
+        ),
+    )
+    parser.add_argument("--scale", type=int, choices=(2, 3, 4), help="upscaling factor (default: config or 4)")
+    _data_output(parser, "model file to write (.npz)")
+    _resumable(parser)
+    parser.set_defaults(func=_run_lut)
+
+
+def _run_lut(args: argparse.Namespace) -> int:
+    from acutance.lut.runtime import save_model
+    from acutance.lut.train import TrainConfig, train
+
+    run = _prepare(args)
+    config = TrainConfig.load(args.config, scale=args.scale)
+    model = train(config, list(args.data), log=_stderr, run=run, progress=not args.no_progress)
+    path = save_model(model, args.output)
+    print(f"wrote {path} (x{model.scale}, {model.nbytes / 1e6:.2f} MB of tables)")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------- lerf
+
+
+def _lerf(methods) -> None:
+    parser = methods.add_parser(
+        "lerf",
+        help="train the LeRF resampler's tables (any scale) on a folder of HR images",
+        description=(
+            "Train the tables of a LeRF-style resampler (acutance.lut.lerf: LUT-predicted steerable Gaussian "
+            "kernels, any scale or output size) with torch: random crops at random scales, L1 on Y. Options "
+            "from --config (JSON or TOML, fields of acutance.lut.lerf_train.LerfConfig; see docs/lerf.md); "
+            "--steps, --minutes and --init override it."
+        ),
+    )
+    parser.add_argument("--steps", type=int, help="training steps")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training")
+    parser.add_argument("--init", help="start from this LeRF model file's tables")
+    _data_output(parser, "model file to write (.npz)")
+    _resumable(parser)
+    parser.set_defaults(func=_run_lerf)
+
+
+def _run_lerf(args: argparse.Namespace) -> int:
+    from acutance.lut.lerf import save_model
+    from acutance.lut.lerf_train import LerfConfig, train
+
+    _need_torch("lerf")
+    run = _prepare(args)
+    config = LerfConfig.load(args.config, steps=args.steps, minutes=args.minutes, init=args.init)
+    model = train(config, list(args.data), log=_stderr, run=run, progress=not args.no_progress)
+    save_model(model, args.output)
+    print(f"wrote {args.output} ({model.meta['steps']} steps)")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ edgesr
+
+
+def _edgesr(methods) -> None:
+    parser = methods.add_parser(
+        "edgesr",
+        help="train an edge-SR single-layer SR model (eSR-MAX, eSR-TM, eSR-TR, eSR-CNN) on a folder of HR images",
+        description=(
+            "Train an edge-SR model on the HR images under --data (LR made with MATLAB bicubic, as the SR test "
+            "protocol does; a few images held out to keep the best state) with torch on the CPU, and write it "
+            "to -o (.npz, run without torch by onnxruntime or OpenCV). Options come from --config (JSON or "
+            "TOML, fields of acutance.edgesr.train.TrainConfig; see docs/edge_sr.md); the flags override it."
+        ),
+    )
+    parser.add_argument("--kind", choices=("max", "tm", "tr", "cnn"), help="variant (default: config or tr)")
+    parser.add_argument("--scale", type=int, choices=(2, 3, 4), help="upscaling factor (default: config or 2)")
+    parser.add_argument("--channels", type=int, help="C, the channels the max/softmax runs over")
+    parser.add_argument("--kernel", type=int, help="k, the filter size (odd; eSR-CNN: 3)")
+    parser.add_argument("--depth", type=int, help="eSR-CNN: D, channels of the 5x5 layer")
+    parser.add_argument("--features", type=int, help="eSR-CNN: S, channels of the 3x3 layer")
+    parser.add_argument("--steps", type=int, help="training steps (default: config or 2500)")
+    _data_output(parser, "model file to write (.npz)")
+    _resumable(parser)
+    parser.set_defaults(func=_run_edgesr)
+
+
+def _run_edgesr(args: argparse.Namespace) -> int:
+    from acutance.edgesr.runtime import save_model
+    from acutance.edgesr.train import TrainConfig, train
+
+    _need_torch("edgesr")
+    run = _prepare(args)
+    flags = ("kind", "scale", "channels", "kernel", "depth", "features", "steps")
+    config = TrainConfig.load(args.config, **{name: getattr(args, name) for name in flags})
+    model = train(config, list(args.data), log=_stderr, run=run, progress=not args.no_progress)
+    path = save_model(model, args.output)
+    best = model.meta["history"][-1].get("best_val_psnr")
+    print(f"wrote {path} ({model.spec.name}, {model.spec.params} parameters, held-out Y-PSNR {best} dB)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- sr
+
+
+def _sr(methods) -> None:
+    parser = methods.add_parser(
+        "sr",
+        help="train a deep SR network (compact SRVGG; L1/Charbonnier, CDC, FFT, GAN, EMA) from a config",
+        description=(
+            "Train a deep super-resolution network as a TOML config says ([model], [data], [train], [gan]; "
+            "see acutance/deep/configs/ for the shipped models' configs, usable by name: compact-x2, "
+            "compact-x4, real-x4-fidelity, real-x4). OUT/checkpoint.safetensors is written every "
+            "train.checkpoint_every steps; rerunning the same command continues from it. The result is "
+            "OUT/NAME.safetensors (EMA weights, the config inside) and OUT/NAME.onnx, which "
+            "'acutance upscale IN --model OUT/NAME.onnx' runs. Needs the 'train' extra (torch)."
+        ),
+    )
+    parser.add_argument("--config", required=True, metavar="FILE|NAME", help="TOML config, or a shipped config's name")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="run folder (created)")
+    parser.add_argument("--data", action="append", metavar="DIR", help="replace data.train (repeat for several folders)")
+    parser.add_argument("--iterations", type=int, help="replace train.iterations")
+    parser.add_argument("--threads", type=int, help="torch threads (default: the config's, else torch's)")
+    parser.add_argument("--no-export", action="store_true", help="do not write the ONNX file at the end")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_run_sr)
+
+
+def _run_sr(args: argparse.Namespace) -> int:
+    _need_torch("sr")
+    from acutance.deep.train.config import load_train_config, replace
+    from acutance.deep.train.recipe import export_weights, train
+
+    config = load_train_config(args.config)
+    if args.data:
+        config = replace(config, "data", train=tuple(args.data))
+    if args.iterations:
+        config = replace(config, "train", iterations=args.iterations)
+    if args.threads:
+        config = replace(config, "train", threads=args.threads)
+    weights = train(config, args.output, progress=not args.no_progress)
+    print(f"wrote {weights}")
+    if not args.no_export:
+        print(f"wrote {export_weights(weights, weights.with_suffix('.onnx'))}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------- face
+
+
+def _face(methods) -> None:
+    parser = methods.add_parser(
+        "face",
+        help="train the face restorer (FaceUNet) on aligned LFW faces, or fine-tune it with an identity loss",
+        description=(
+            "Train our face restorer on LFW (identity folders; the last 60 identities in sorted order are held "
+            "out), aligned by 5 landmarks to the 128 template, with random blur/downscale/noise/JPEG; export "
+            "it to ONNX (-o). With --init-onnx, fine-tune an exported restorer with dlib's identity loss "
+            "instead. See docs/face_restorer.md. Resumable from the run folder."
+        ),
+    )
+    parser.add_argument("--lfw", type=Path, required=True, help="LFW root (one folder per identity)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="ONNX", help="the ONNX file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/acutance-faces/lfw_aligned128.npz"),
+                        help="aligned crops cache (npz, outside the repository)")
+    parser.add_argument("--steps", type=int, help="training steps")
+    parser.add_argument("--time-limit", type=float, default=0.0, help="stop after this many seconds")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--per-identity", type=int, default=2, help="images per training identity (0: all)")
+    parser.add_argument("--per-held-out", type=int, default=2, help="images per held-out identity (0: all)")
+    parser.add_argument("--prepare-only", action="store_true", help="only build the crops cache")
+    tune = parser.add_argument_group("identity fine-tune (with --init-onnx)")
+    tune.add_argument("--init-onnx", type=Path, help="fine-tune this exported FaceUNet with the identity loss")
+    tune.add_argument("--identity-weight", type=float, default=0.1)
+    tune.add_argument("--batch", type=int, default=4)
+    tune.add_argument("--lr", type=float, default=2e-4)
+    tune.add_argument("--validation-identities", type=int, default=40,
+                      help="the last N training identities (sorted) are left out of the fine-tune to validate on")
+    tune.add_argument("--identity-cache", type=Path, default=Path("/tmp/acutance-faces/identity_targets.npz"))
+    _resumable(parser)
+    parser.set_defaults(func=_run_face)
+
+
+def _run_face(args: argparse.Namespace) -> int:
+    from acutance.faces.train import main
+
+    _need_torch("face")
+    run = _prepare(args)
+    return main(args, run)
+
+
+def _face_quality(methods) -> None:
+    parser = methods.add_parser(
+        "face-quality",
+        help="train the face-quality regressor (SDD-FIQA style) on LFW",
+        description=(
+            "Build (or continue) the cache of dlib embeddings of LFW photos and degraded copies (slow, resumable "
+            "by chunk), then fit the SDD-FIQA pseudo-label regressor and write it (-o, npz). "
+            "See docs/face_quality.md."
+        ),
+    )
+    parser.add_argument("--lfw", type=Path, required=True, help="LFW root (one folder per identity)")
+    parser.add_argument("-o", "--output", type=Path, help="the npz to write (not needed with --cache-only)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/acutance_fiqa"), help="embeddings cache folder")
+    parser.add_argument("--cache-only", action="store_true", help="only build the cache")
+    parser.add_argument("--holdout", type=int, default=60, help="held-out identities (the last ones, sorted)")
+    parser.set_defaults(func=_run_face_quality)
+
+
+def _run_face_quality(args: argparse.Namespace) -> int:
+    import json
+
+    from acutance.errors import OptionError
+    from acutance.faces import quality_train as qt
+    from acutance.io import check_writable_output
+
+    if not args.cache_only:
+        if args.output is None:
+            raise OptionError("-o is needed (or --cache-only)")
+        check_writable_output(args.output, overwrite=args.overwrite)
+    _need_torch("face-quality")
+    qt.build_cache(qt.CacheOptions(lfw=args.lfw.resolve(), cache=args.cache))
+    if args.cache_only:
+        return 0
+    report = qt.train_and_save(args.cache, args.output, args.holdout, qt.TrainOptions())
+    print(json.dumps(report, indent=1))
+    return 0

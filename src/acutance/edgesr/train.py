@@ -1,11 +1,11 @@
-"""Training of edge-SR models (torch, CPU, one thread by default) under the SR protocol.
+"""The edge-SR recipe (torch, CPU, one thread by default) under the SR protocol, on ``acutance.train``.
 
 Data: the HR images under the training folder(s), modcropped; LR = MATLAB bicubic (antialiased), stored as
-8-bit RGB, exactly as the test protocol makes it (``acutance.lut.train.load_luma_pairs``); the networks see
+8-bit RGB, exactly as the test protocol makes it (``acutance.train.data.luma_pairs``); the networks see
 MATLAB Y / 255. A few images are held out (``val_images``) and scored (Y-PSNR, ``scale`` border cropped)
 every ``val_every`` steps; the best state on them is kept, so the test sets are never looked at.
 Loss L2 (or L1) on random aligned crops (LR ``crop / scale`` pixels, random transposition); Adam with a
-cosine-decayed step.
+cosine-decayed step (``acutance.train.loop``).
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ class TrainConfig:
     def load(cls, path: str | Path | None = None, **overrides) -> TrainConfig:
         from acutance.options import read_options
 
-        values = read_options(cls, path, overrides)
-        config = cls(**values)
+        config = cls(**read_options(cls, path, overrides))
         config.spec()  # validates the architecture
         if config.loss not in ("l1", "l2"):
             raise OptionError(f"loss must be 'l1' or 'l2', got {config.loss!r}")
@@ -66,17 +65,10 @@ class TrainConfig:
             raise OptionError(str(error)) from None
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise OptionError("edge-SR training needs torch (pip install 'acutance[train]')") from error
-    return torch
-
-
 def validate(net, pairs, scale: int) -> float:
     """Mean Y-PSNR (dB, 0-255 Y, output rounded to 8-bit levels, ``scale`` border cropped) on (lr, hr) pairs."""
-    torch = _torch()
+    import torch
+
     scores = []
     with torch.no_grad():
         for lr, hr in pairs:
@@ -87,65 +79,56 @@ def validate(net, pairs, scale: int) -> float:
     return float(np.mean(scores))
 
 
-def train_on_pairs(config: TrainConfig, pairs, val_pairs=(), log=print):
-    """Train a fresh module on (lr_y, hr_y) pairs (0-255 float32); returns (module, history)."""
-    from acutance.edgesr.arch import build
-    from acutance.lut.train import sample_batch
+def train_on_pairs(config: TrainConfig, pairs, val_pairs=(), log=print, run: Path | None = None,
+                   progress: bool = False, stop_after: int | None = None):
+    """Train a fresh module on (lr_y, hr_y) pairs (0-255 float32); returns (module, history).
 
-    torch = _torch()
+    run: a run folder (checkpoint + log): rerunning continues from it.
+    """
+    from acutance.edgesr.arch import build
+    from acutance.train.data import luma_batch
+    from acutance.train.loop import LoopOptions, fit, require_torch, run_files
+
+    torch = require_torch("edge-SR training")
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed + 1)
     net = build(config.spec())
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps, eta_min=config.lr_min)
-    best = (-np.inf, None, 0)
-    history = []
-    start = time.perf_counter()
-    running = 0.0
-    for step in range(1, config.steps + 1):
-        lr_np, hr_np = sample_batch(pairs, config.scale, config.crop, config.batch, rng)
-        out = net(torch.from_numpy(lr_np / np.float32(255.0)))
-        err = out - torch.from_numpy(hr_np / np.float32(255.0))
-        loss = torch.mean(err * err) if config.loss == "l2" else torch.mean(torch.abs(err))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        running += loss.item()
-        if step % config.val_every == 0 or step == config.steps:
-            n = config.val_every if step % config.val_every == 0 else step % config.val_every
-            entry = {"step": step, "loss": running / n, "seconds": round(time.perf_counter() - start, 1)}
-            running = 0.0
-            if val_pairs:
-                entry["val_psnr"] = round(validate(net, val_pairs, config.scale), 3)
-                if entry["val_psnr"] > best[0]:
-                    best = (entry["val_psnr"], {k: v.clone() for k, v in net.state_dict().items()}, step)
-            history.append(entry)
-            log(f"  step {step}: loss {entry['loss']:.3g}, held-out Y-PSNR {entry.get('val_psnr', '-')} "
-                f"({entry['seconds']:.0f} s)")  # fmt: skip
-    if best[1] is not None:
-        net.load_state_dict(best[1])
-        history.append({"best_step": best[2], "best_val_psnr": best[0]})
-    return net, history
+
+    def losses(step: int) -> dict:
+        lr_np, hr_np = luma_batch(pairs, config.scale, config.crop, config.batch, rng)
+        err = net(torch.from_numpy(lr_np / np.float32(255.0))) - torch.from_numpy(hr_np / np.float32(255.0))
+        return {"loss": torch.mean(err * err) if config.loss == "l2" else torch.mean(torch.abs(err))}
+
+    scores = (lambda model: {"val_psnr": round(validate(model, val_pairs, config.scale), 3)}) if val_pairs else None
+    options = LoopOptions(steps=config.steps, lr=config.lr, lr_min=config.lr_min, val_every=config.val_every,
+                          log_every=config.val_every, checkpoint_every=config.val_every, keep_best=bool(val_pairs))
+    checkpoint, log_path = run_files(run) if run is not None else (None, None)
+    result = fit(net, torch.optim.Adam(net.parameters(), lr=config.lr), losses, options, rng=rng,
+                 checkpoint=checkpoint, log_path=log_path, config=asdict(config), validate=scores,
+                 name=config.spec().name, progress=progress, stop_after=stop_after, log=log)
+    history = [dict(entry) for entry in result.history]
+    if result.best is not None:
+        history.append({"best_step": result.best["step"], "best_val_psnr": result.best["val_psnr"]})
+    return result.model, history
 
 
-def train(config: TrainConfig, data_dirs: list[Path], log=print):
+def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | None = None, progress: bool = False,
+          stop_after: int | None = None):
     """Train an edge-SR model on the images under ``data_dirs``; returns an ``EsrModel`` (numpy weights)."""
     from acutance.edgesr.arch import module_arrays
     from acutance.edgesr.runtime import EsrModel
-    from acutance.io import list_images
-    from acutance.lut.train import load_luma_pairs
+    from acutance.train.data import find_images, held_out_split, luma_pairs
+    from acutance.train.loop import open_run
 
-    files = sorted(f for d in data_dirs for f in list_images(Path(d), recursive=True)[0])
-    if len(files) <= config.val_images:
-        raise OptionError(f"need more than {config.val_images} training images under {', '.join(map(str, data_dirs))}")
+    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    files = find_images(data_dirs, sort=True)
     start = time.perf_counter()
-    pairs = load_luma_pairs(files, config.scale, config.max_images + config.val_images, config.seed)
-    val_pairs, pairs = pairs[: config.val_images], pairs[config.val_images :]
+    val_pairs, pairs = held_out_split(luma_pairs(files, config.scale, config.max_images + config.val_images,
+                                                 config.seed), config.val_images)  # fmt: skip
     log(f"edge-SR {config.spec().name}: {len(pairs)} training images, {len(val_pairs)} held out "
         f"({time.perf_counter() - start:.0f} s to load)")  # fmt: skip
-    net, history = train_on_pairs(config, pairs, val_pairs, log)
+    net, history = train_on_pairs(config, pairs, val_pairs, log, run, progress, stop_after)
     meta = {
         "config": asdict(config),
         "history": history,

@@ -58,14 +58,11 @@ def luma_pairs(
     """
     from acutance.color import rgb_to_ycbcr
     from acutance.io import read_image
-    from acutance.metrics.sr_protocol import make_lr, modcrop
+    from acutance.train.data import protocol_pair, shuffled
 
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(files))[:max_images]
     pairs, total = [], 0
-    for i in order:
-        hr = modcrop(read_image(files[i]).rgb, scale)
-        lr = make_lr(hr, scale)
+    for path in shuffled(list(files), max_images, seed):
+        lr, hr = protocol_pair(read_image(path).rgb, scale)
         lr_y = rgb_to_ycbcr(lr)[:, :, 0] * np.float32(255.0)
         hr_y = rgb_to_ycbcr(hr)[:, :, 0].astype(np.float64) * 255.0
         for flip in (False, True) if transpose else (False,):
@@ -121,8 +118,11 @@ def _smoothness(x: np.ndarray) -> np.ndarray:
     return out.reshape(x.shape)
 
 
-def fit_tables(pairs, options: FitOptions, log=print) -> np.ndarray:
-    """Preconditioned CG on the regularised least squares; returns float64 tables (P, 17**4, s*s)."""
+def fit_tables(pairs, options: FitOptions, log=print, runlog=None, progress: bool = False) -> np.ndarray:
+    """Preconditioned CG on the regularised least squares; returns float64 tables (P, 17**4, s*s).
+
+    runlog: an ``acutance.train.loop.RunLog`` that gets one JSON line per iteration (else ``log`` lines)."""
+    from tqdm import tqdm
     scale = options.scale
     offsets = np.stack([kernels.rotated_offsets(p) for p in options.patterns])
     stage_args = (offsets, kernels.column_maps(scale), scale)
@@ -146,7 +146,7 @@ def fit_tables(pairs, options: FitOptions, log=print) -> np.ndarray:
     p = z.copy()
     gamma = float(np.vdot(s, z))
     start = time.perf_counter()
-    for it in range(options.iterations):
+    for it in tqdm(range(options.iterations), desc="least squares (CG)", disable=not progress, leave=False):
         q = _apply(pairs, p, stage_args)
         qq = sum(float(np.vdot(v, v)) for v in q)
         alpha = gamma / (qq + float(np.vdot(p, regulariser(p))))
@@ -158,9 +158,14 @@ def fit_tables(pairs, options: FitOptions, log=print) -> np.ndarray:
         gamma_new = float(np.vdot(s, z))
         p = z + (gamma_new / gamma) * p
         gamma = gamma_new
-        if it % 5 == 4 or it == options.iterations - 1:
-            mse = sum(float(np.vdot(v, v)) for v in r) / n_out
-            log(f"  PCG {it + 1:3d}: train RMSE {np.sqrt(mse):.3f} levels ({time.perf_counter() - start:.0f} s)")
+        if runlog is not None or it % 5 == 4 or it == options.iterations - 1:
+            rmse = float(np.sqrt(sum(float(np.vdot(v, v)) for v in r) / n_out))
+            seconds = round(time.perf_counter() - start, 1)
+            line = f"  PCG {it + 1:3d}: train RMSE {rmse:.3f} levels ({seconds:.0f} s)"
+            if runlog is not None:
+                runlog.record(line, phase="fit", iteration=it + 1, rmse=rmse, seconds=seconds)
+            else:
+                log(line)
     return t0 + x
 
 
@@ -178,7 +183,7 @@ def quantise_stage(tables: np.ndarray, patterns, scale: int, dtype=np.int8) -> S
     return Stage(tuple(patterns), q, scale=scale, divisor=k, bias=4 * len(patterns) * offset, round=True)
 
 
-def fit_model(files: list[Path], options: FitOptions, log=print) -> LutModel:
+def fit_model(files: list[Path], options: FitOptions, log=print, runlog=None, progress: bool = False) -> LutModel:
     """Fit a single-stage luma model on the training files."""
     start = time.perf_counter()
     pairs = luma_pairs(
@@ -187,7 +192,7 @@ def fit_model(files: list[Path], options: FitOptions, log=print) -> LutModel:
     )  # fmt: skip
     n_px = sum(p.msb.size for p in pairs)
     log(f"fitting x{options.scale} {'+'.join(options.patterns).upper()} on {len(pairs)} images (~{n_px} LR px)")
-    tables = fit_tables(pairs, options, log)
+    tables = fit_tables(pairs, options, log, runlog, progress)
     stage = quantise_stage(tables, options.patterns, options.scale)
     meta = {
         "method": "least-squares table fit (preconditioned CG), int8",
@@ -198,7 +203,9 @@ def fit_model(files: list[Path], options: FitOptions, log=print) -> LutModel:
     return LutModel([stage], input="luma", padding=options.padding, meta=meta)
 
 
-def refit_last_stage(model: LutModel, files: list[Path], options: FitOptions, log=print) -> LutModel:
+def refit_last_stage(
+    model: LutModel, files: list[Path], options: FitOptions, log=print, runlog=None, progress: bool = False
+) -> LutModel:
     """Re-fit a cascade's last (upscaling) stage by least squares on what its earlier stages output.
 
     The earlier stages are fixed, so the last stage is again a linear problem: this gives it the optimum for
@@ -218,7 +225,7 @@ def refit_last_stage(model: LutModel, files: list[Path], options: FitOptions, lo
     )  # fmt: skip
     n_px = sum(p.msb.size for p in pairs)
     log(f"re-fitting the last stage x{options.scale} on {len(pairs)} images (~{n_px} LR px) after {len(earlier.stages)} stage(s)")
-    stage = quantise_stage(fit_tables(pairs, options, log), options.patterns, options.scale)
+    stage = quantise_stage(fit_tables(pairs, options, log, runlog, progress), options.patterns, options.scale)
     meta = dict(model.meta) | {
         "refit": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.__dict__.items()}
         | {"train_images": len(pairs), "seconds": round(time.perf_counter() - start, 1)}

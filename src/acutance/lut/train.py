@@ -15,7 +15,7 @@ Data: HR crops from the training folder(s) and their protocol LR (MATLAB bicubic
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,46 +86,9 @@ class TrainConfig:
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise OptionError("LUT training needs torch (pip install 'acutance[train]')") from error
-    return torch
+    from acutance.train.loop import require_torch
 
-
-# ------------------------------------------------------------------------------------------------ data
-
-
-def load_luma_pairs(files: list[Path], scale: int, max_images: int, seed: int = 0):
-    """[(lr_y, hr_y)] float32 0-255 under the SR protocol (MATLAB bicubic LR stored as 8-bit RGB)."""
-    from acutance.color import rgb_to_ycbcr
-    from acutance.io import read_image
-    from acutance.metrics.sr_protocol import make_lr, modcrop
-
-    order = np.random.default_rng(seed).permutation(len(files))[:max_images]
-    pairs = []
-    for i in order:
-        hr = modcrop(read_image(files[i]).rgb, scale)
-        lr = make_lr(hr, scale)
-        pairs.append((rgb_to_ycbcr(lr)[:, :, 0] * 255.0, rgb_to_ycbcr(hr)[:, :, 0] * 255.0))
-    return pairs
-
-
-def sample_batch(pairs, scale: int, crop: int, batch: int, rng: np.random.Generator):
-    """Random aligned crops: (lr (B,1,c/s,c/s), hr (B,1,c,c)) float32 arrays, with random flips."""
-    lc = crop // scale
-    lrs, hrs = [], []
-    while len(lrs) < batch:
-        lr, hr = pairs[rng.integers(len(pairs))]
-        if lr.shape[0] < lc or lr.shape[1] < lc:
-            continue
-        y, x = rng.integers(lr.shape[0] - lc + 1), rng.integers(lr.shape[1] - lc + 1)
-        a, b = lr[y : y + lc, x : x + lc], hr[y * scale : (y + lc) * scale, x * scale : (x + lc) * scale]
-        if rng.random() < 0.5:
-            a, b = a.T, b.T
-        lrs.append(a)
-        hrs.append(b)
-    return np.stack(lrs)[:, None].copy(), np.stack(hrs)[:, None].copy()
+    return require_torch("LUT training")
 
 
 # ---------------------------------------------------------------------------------------- forward pass
@@ -295,24 +258,24 @@ def tables_to_model(net: LutNet, tables: list[np.ndarray], padding: str = "edge"
     return LutModel(stages, input="luma", padding=padding, meta=meta or {})
 
 
-def _train_loop(net: LutNet, params, pairs, config: TrainConfig, steps: int, lr: float, log, label: str):
+def _train_loop(net: LutNet, holder, pairs, config: TrainConfig, steps: int, lr: float, log, label: str,
+                run: Path | None = None, progress: bool = False, stop_after: int | None = None):
+    """Adam on ``holder``'s parameters (the nets or the tables of ``net``), MSE on 8-bit levels, on the loop of
+    ``acutance.train`` (constant step; a checkpoint in ``run/label`` every 100 steps)."""
+    from acutance.train.data import luma_batch
+    from acutance.train.loop import LoopOptions, fit, run_files
+
     torch = _torch()
     rng = np.random.default_rng(config.seed + 1)
-    optimiser = torch.optim.Adam(params, lr=lr)
-    start = time.perf_counter()
-    running = 0.0
-    for step in range(1, steps + 1):
-        lr_np, hr_np = sample_batch(pairs, config.scale, config.crop, config.batch, rng)
-        out = net(torch.from_numpy(lr_np))
-        loss = torch.mean((out - torch.from_numpy(hr_np)) ** 2)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        running += loss.item()
-        if step % 100 == 0 or step == steps:
-            n = 100 if step % 100 == 0 else step % 100
-            log(f"  {label} step {step}: RMSE {np.sqrt(running / n):.3f} levels ({time.perf_counter() - start:.0f} s)")
-            running = 0.0
+
+    def losses(step: int) -> dict:
+        lr_np, hr_np = luma_batch(pairs, config.scale, config.crop, config.batch, rng)
+        return {"mse": torch.mean((net(torch.from_numpy(lr_np)) - torch.from_numpy(hr_np)) ** 2)}
+
+    options = LoopOptions(steps=steps, lr=lr, lr_min=lr, log_every=100, checkpoint_every=100)
+    checkpoint, log_path = run_files(run / label) if run is not None else (None, None)
+    return fit(holder, torch.optim.Adam(holder.parameters(), lr=lr), losses, options, rng=rng, checkpoint=checkpoint,
+               log_path=log_path, name=f"lut {label}", progress=progress, stop_after=stop_after, log=log)
 
 
 def add_identity_stages(model: LutModel, stages: int, patterns) -> LutModel:
@@ -328,12 +291,21 @@ def add_identity_stages(model: LutModel, stages: int, patterns) -> LutModel:
     return LutModel(new + list(model.stages), input=model.input, padding=model.padding, meta=dict(model.meta))
 
 
-def finetune_tables(model: LutModel, pairs, config: TrainConfig, log=print) -> LutModel:
+def finetune_tables(model: LutModel, pairs, config: TrainConfig, log=print, run: Path | None = None,
+                    progress: bool = False, stop_after: int | None = None) -> LutModel:
     """LUT-aware fine-tuning: Adam on the table entries through the differentiable interpolation."""
+    from acutance.train.loop import parameters_module
+
     torch = _torch()
     torch.manual_seed(config.seed)
     net = table_net(model)
-    _train_loop(net, net.tables, pairs, config, config.finetune_steps, config.finetune_lr, log, "finetune")
+    holder = parameters_module(net.tables)
+    result = _train_loop(net, holder, pairs, config, config.finetune_steps, config.finetune_lr, log, "finetune", run,
+                         progress, stop_after)
+    if result.step < config.finetune_steps:
+        from acutance.train.loop import Stopped
+
+        raise Stopped(f"fine-tuning stopped at step {result.step}")
     tables = []
     i = 0
     for spec in net.specs:
@@ -347,58 +319,77 @@ def finetune_tables(model: LutModel, pairs, config: TrainConfig, log=print) -> L
     return out
 
 
-def train(config: TrainConfig, data_dirs: list[Path], log=print) -> LutModel:
-    """Train a LUT model by the config's method on the images under ``data_dirs``."""
-    from acutance.io import list_images
+def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | None = None, progress: bool = False,
+          stop_after: int | None = None) -> LutModel:
+    """Train a LUT model by the config's method on the images under ``data_dirs``.
 
-    files = [f for d in data_dirs for f in list_images(Path(d), recursive=True)[0]]
-    if not files:
-        raise OptionError(f"no training images under {', '.join(map(str, data_dirs))}")
+    run: a run folder; each phase (fit, net training, fine-tuning, re-fit) resumes from it.
+    stop_after: stop the gradient phases after this many steps of this call (tests).
+    """
+    from acutance.lut.runtime import load_model_file, save_model
+    from acutance.train.data import find_images, luma_pairs
+    from acutance.train.loop import RunLog, Stopped, open_run, resumable
+
+    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    files = find_images(data_dirs)
     start = time.perf_counter()
-    if config.init:
-        from acutance.lut.runtime import load_model_file
+    runlog = RunLog(run / "log.jsonl" if run is not None else None, log)
+    fit_options = _fit_options(config)
+    pairs = None
 
-        model = load_model_file(config.init)
-        if model.scale != config.scale or model.input != "luma":
-            raise OptionError(f"init {config.init}: a x{model.scale} {model.input} model, expected x{config.scale} luma")
-        model.meta = {"init": {"file": Path(config.init).name, "meta": model.meta}}
-        needs_pairs = True
-    elif config.method == "fit":
-        from acutance.lut.fit import FitOptions, fit_model
+    def phase(name: str, compute):
+        return resumable(run, f"{name}.npz", compute, save_model, load_model_file, log)
 
-        options = FitOptions(
-            scale=config.scale, patterns=tuple(config.patterns), lam=config.lam, smooth=config.smooth,
-            iterations=config.fit_iterations,
-            max_images=config.max_images, max_lr_pixels=config.max_lr_pixels, transpose=config.transpose,
-            seed=config.seed,
-        )  # fmt: skip
-        model = fit_model(files, options, log)
-        needs_pairs = config.finetune_steps > 0
-    else:
-        torch = _torch()
-        torch.set_num_threads(config.threads)
-        torch.manual_seed(config.seed)
-        pairs = load_luma_pairs(files, config.scale, config.max_images, config.seed)
-        net = build_net(config)
-        _train_loop(net, list(net.parameters()), pairs, config, config.steps, config.lr, log, "net")
-        model = tables_to_model(net, net_to_tables(net), "edge", {"method": "MLP nets -> tables, int8"})
-        needs_pairs = False
-    if config.stages > len(model.stages):
-        model = add_identity_stages(model, config.stages, config.patterns)
-    if config.finetune_steps > 0:
-        torch = _torch()
-        torch.set_num_threads(config.threads)
-        if needs_pairs:
-            pairs = load_luma_pairs(files, config.scale, config.max_images, config.seed)
-        model = finetune_tables(model, pairs, config, log)
-    if config.refit_iterations > 0:
-        from acutance.lut.fit import FitOptions, refit_last_stage
+    try:
+        if config.init:
+            model = load_model_file(config.init)
+            if model.scale != config.scale or model.input != "luma":
+                raise OptionError(f"init {config.init}: a x{model.scale} {model.input} model, expected x{config.scale} luma")
+            model.meta = {"init": {"file": Path(config.init).name, "meta": model.meta}}
+        elif config.method == "fit":
+            from acutance.lut.fit import fit_model
 
-        options = FitOptions(
-            scale=config.scale, patterns=tuple(config.patterns), lam=config.lam, smooth=config.smooth,
-            iterations=config.refit_iterations, max_images=config.max_images, max_lr_pixels=config.max_lr_pixels,
-            transpose=config.transpose, seed=config.seed,
-        )  # fmt: skip
-        model = refit_last_stage(model, files, options, log)
+            model = phase("fit", lambda: fit_model(files, fit_options, log, runlog, progress))
+        else:
+            torch = _torch()
+            torch.set_num_threads(config.threads)
+            torch.manual_seed(config.seed)
+            pairs = luma_pairs(files, config.scale, config.max_images, config.seed)
+            net = build_net(config)
+
+            def trained():
+                result = _train_loop(net, net.modules, pairs, config, config.steps, config.lr, log, "net", run,
+                                     progress, stop_after)
+                if result.step < config.steps:
+                    raise Stopped(f"net training stopped at step {result.step}")
+                return tables_to_model(net, net_to_tables(net), "edge", {"method": "MLP nets -> tables, int8"})
+
+            model = phase("net", trained)
+        if config.stages > len(model.stages):
+            model = add_identity_stages(model, config.stages, config.patterns)
+        if config.finetune_steps > 0:
+            torch = _torch()
+            torch.set_num_threads(config.threads)
+            pairs = pairs or luma_pairs(files, config.scale, config.max_images, config.seed)
+
+            model = phase("finetune", lambda model=model: finetune_tables(model, pairs, config, log, run, progress,
+                                                                          stop_after))
+        if config.refit_iterations > 0:
+            from acutance.lut.fit import refit_last_stage
+
+            refit = replace(fit_options, iterations=config.refit_iterations)
+            model = phase("refit", lambda model=model: refit_last_stage(model, files, refit, log, runlog, progress))
+    finally:
+        runlog.close()
     model.meta |= {"config": asdict(config), "train_seconds_total": round(time.perf_counter() - start, 1)}
     return model
+
+
+def _fit_options(config: TrainConfig):
+    from acutance.lut.fit import FitOptions
+
+    return FitOptions(
+        scale=config.scale, patterns=tuple(config.patterns), lam=config.lam, smooth=config.smooth,
+        iterations=config.fit_iterations, max_images=config.max_images, max_lr_pixels=config.max_lr_pixels,
+        transpose=config.transpose, seed=config.seed,
+    )  # fmt: skip

@@ -20,7 +20,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +30,9 @@ from acutance.color import rgb_to_ycbcr
 from acutance.errors import OptionError
 from acutance.raisr.hashing import HashParams, hash_image, structure_features
 from acutance.raisr.model import TASKS, HashedModel, Layer, apply_layer, initial_state, shrink
+from acutance.train.data import image_seed, restoration_pair
+
+__all__ = ["LayerSpec", "TrainOptions", "image_seed", "make_pair", "train_files"]
 
 
 @dataclass(frozen=True)
@@ -91,32 +93,10 @@ class TrainOptions:
 # --- training pairs ----------------------------------------------------------------------------------------
 
 
-def image_seed(seed: int, name: str) -> int:
-    """A per-image seed that does not depend on the order or the worker an image is processed in."""
-    return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**32)
-
-
 def make_pair(rgb: np.ndarray, options: TrainOptions, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(degraded input, clean target), float32 RGB, for the task of ``options``."""
-    import cv2
-
-    from acutance.contract import to_float, to_uint
-    from acutance.metrics.sr_protocol import make_lr, modcrop
-
-    if options.task == "upscale":
-        hr = modcrop(rgb, options.scale)
-        return make_lr(hr, options.scale), hr
-    if options.task == "denoise":
-        rng = np.random.default_rng(seed)
-        noisy = rgb + rng.standard_normal(rgb.shape, dtype=np.float32) * np.float32(options.noise_sigma / 255.0)
-        return to_float(to_uint(np.clip(noisy, 0, 1), 8)), rgb
-    if options.task == "deblock":
-        bgr = to_uint(rgb[:, :, ::-1], 8)
-        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(options.jpeg_quality)])
-        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        return to_float(decoded[:, :, ::-1].copy()), rgb
-    blurred = cv2.GaussianBlur(rgb, (0, 0), options.blur_sigma, borderType=cv2.BORDER_REFLECT)
-    return blurred, rgb
+    """(degraded input, clean target), float32 RGB, for the task of ``options`` (``acutance.train.data``)."""
+    return restoration_pair(rgb, options.task, scale=options.scale, noise_sigma=options.noise_sigma,
+                            jpeg_quality=options.jpeg_quality, blur_sigma=options.blur_sigma, seed=seed)
 
 
 def read_training_image(path: Path) -> np.ndarray:
@@ -255,15 +235,18 @@ def layer_samples(
 
 
 def _accumulate(
-    paths: list[Path], partial: HashedModel, layer: Layer, options: TrainOptions, fraction: float, workers: int = 1
+    paths: list[Path], partial: HashedModel, layer: Layer, options: TrainOptions, fraction: float, workers: int = 1,
+    progress: bool = False,
 ) -> Accumulator:
+    from tqdm import tqdm
+
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if workers > 1:  # the processes already fill the cores: no nested threads
         import numba
 
         numba.set_num_threads(1)
     acc = Accumulator(layer.params.n_buckets, layer.k, layer.outputs)
-    for path in paths:
+    for path in tqdm(paths, desc=f"layer {len(partial.layers)}", disable=not progress, leave=False):
         seed = image_seed(options.seed, Path(path).name)
         degraded, clean = make_pair(read_training_image(path), options, seed)
         rng = np.random.default_rng(seed + 1)
@@ -298,7 +281,7 @@ def choose_thresholds(planes: list[np.ndarray], spec: LayerSpec) -> tuple[tuple[
 
 
 def train_layer(
-    paths: list[Path], partial: HashedModel, spec: LayerSpec, options: TrainOptions, log=print
+    paths: list[Path], partial: HashedModel, spec: LayerSpec, options: TrainOptions, log=print, progress: bool = False
 ) -> tuple[Layer, dict]:
     """Train one more layer on top of ``partial``; returns it and its statistics."""
     start = time.perf_counter()
@@ -315,7 +298,7 @@ def train_layer(
     workers = max(1, min(options.workers, len(paths)))
     shards = [paths[i::workers] for i in range(workers)]
     if workers == 1:
-        acc = _accumulate(paths, partial, layer, options, spec.fraction, 1)
+        acc = _accumulate(paths, partial, layer, options, spec.fraction, 1, progress)
     else:
         # spawn, not fork: the parent has used numba's OpenMP threads, which do not survive a fork.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -334,22 +317,43 @@ def train_layer(
         "buckets": int(params.n_buckets),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    log(f"layer {len(partial.layers)} ({spec.kind}, k={spec.k}): {stats}")
     return replace(layer, filters=filters), stats
 
 
-def train_files(paths: list[Path], options: TrainOptions, meta: dict | None = None, log=print) -> HashedModel:
-    """Train a model on clean image files (each degraded as the task says)."""
+def train_files(paths: list[Path], options: TrainOptions, meta: dict | None = None, log=print,
+                run: Path | None = None, progress: bool = False, stop_after: int | None = None) -> HashedModel:
+    """Train a model on clean image files (each degraded as the task says).
+
+    run: a run folder; each finished layer is kept there (``layerN.npz``), so a rerun resumes after it, and
+    ``log.jsonl`` gets a line per layer. stop_after: stop after this many layers of this call (tests).
+    """
+    from acutance.raisr.model import load_model_file, save_model
+    from acutance.train.loop import RunLog, Stopped, open_run, resumable
+
     paths = sorted(Path(p) for p in paths)
     if not paths:
         raise OptionError("no training images")
+    run = open_run(run, {"options": repr(options), "images": [p.name for p in paths]})
+    runlog = RunLog(run / "log.jsonl" if run is not None else None, log)
     start = time.perf_counter()
     model = HashedModel(task=options.task, scale=options.scale, layers=())
     layer_stats = []
-    for spec in options.layers:
-        layer, stats = train_layer(paths, model, spec, options, log=log)
-        model = replace(model, layers=model.layers + (layer,))
-        layer_stats.append(stats)
+    done_here = 0
+    try:
+        for i, spec in enumerate(options.layers):
+            def compute(model=model, spec=spec):
+                nonlocal done_here
+                if stop_after is not None and done_here >= stop_after:
+                    raise Stopped(f"stopped before layer {i}")
+                layer, stats = train_layer(paths, model, spec, options, log, progress)
+                done_here += 1
+                runlog.record(f"layer {i} ({spec.kind}, k={spec.k}): {stats}", layer=i, **stats)
+                return replace(model, layers=model.layers + (layer,), meta={"layer_stats": layer_stats + [stats]})
+
+            model = resumable(run, f"layer{i}.npz", compute, save_model, load_model_file, log)
+            layer_stats = list(model.meta["layer_stats"])
+    finally:
+        runlog.close()
     info = dict(meta or {})
     info.update(
         {
@@ -368,3 +372,20 @@ def train_files(paths: list[Path], options: TrainOptions, meta: dict | None = No
         }
     )
     return replace(model, meta=info)
+
+
+def hashed_options(args) -> tuple[TrainOptions, dict]:
+    """The options and model metadata of ``acutance train raisr`` / ``acutance train blade``."""
+    from acutance.raisr.presets import restore_layers, upscale_layers
+
+    data = [str(d) for d in args.data]
+    if args.method == "raisr":
+        options = TrainOptions(task="upscale", scale=args.scale, layers=upscale_layers(args.preset, args.scale),
+                               augment=not args.no_augment, workers=args.workers, seed=args.seed)
+        return options, {"method": "RAISR", "preset": args.preset, "training_data": data}
+    options = TrainOptions(
+        task=args.task, scale=1, layers=restore_layers(args.task), noise_sigma=args.sigma,
+        jpeg_quality=args.jpeg_quality, blur_sigma=args.blur, augment=not args.no_augment,
+        workers=args.workers, seed=args.seed,
+    )  # fmt: skip
+    return options, {"method": "BLADE", "training_data": data}

@@ -1,4 +1,4 @@
-"""Training of the deep SR networks (extra ``train``): typed TOML config, patch data, losses, the loop."""
+"""The deep SR recipe (extra ``train``): typed TOML config, losses, and the recipe on ``acutance.train``."""
 
 from acutance.deep.train.config import SRTrainConfig, load_train_config
 

@@ -56,7 +56,7 @@ class TrainSection:
     fft_weight: float = 0.0  # L1 between the 2-D FFTs (frequency loss)
     gan_weight: float = 0.0  # > 0 turns on the relativistic GAN with the U-Net discriminator
     ema: float = 0.999  # decay of the exponential moving average of the weights (0: off)
-    init: str = ""  # weights to start from (.safetensors written by this trainer, or a checkpoint.pt)
+    init: str = ""  # weights to start from (NAME.safetensors written by this trainer, or a run's checkpoint.safetensors)
     checkpoint_every: int = 500
     val_every: int = 1000
     seed: int = 0
