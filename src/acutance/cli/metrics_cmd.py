@@ -20,6 +20,8 @@ Without a reference: --niqe PATH scores an image, or every image of a folder, wi
 natural image quality evaluator with our pristine model; lower is more natural; the image needs at least two
 96x96 patches), --face-quality PATH with the face quality model (higher is better; needs the 'faces' extra).
 Give both with the same PATH for both columns. REF DIST and the full-reference options do not apply then.
+--list prints every metric of the registry (acutance.metrics.registry): inputs, direction, range; video
+metrics (VMAF) are measured by 'acutance video-compare'.
 """
 
 EPILOG = """\
@@ -28,10 +30,21 @@ examples:
   acutance metrics refs/ outputs/ --metrics psnr,ssim,ms_ssim --csv scores.csv
   acutance metrics --niqe outputs/ --csv niqe.csv
   acutance metrics --niqe photo.png --face-quality photo.png
+  acutance metrics --list
 """
 
 
+def _no_reference_help(name: str, what: str) -> str:
+    from acutance.metrics.registry import metric_info
+
+    info = metric_info(name)
+    extra = f"; extra '{info.extra}'" if info.extra else ""
+    return f"no reference: {what} of an image or of every image in a folder ({info.better} is better{extra})"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from acutance.metrics.registry import metric_names
+
     parser = subparsers.add_parser(
         "metrics",
         help="PSNR, SSIM, MS-SSIM against a reference; NIQE and face quality with no reference",
@@ -43,12 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "dist", metavar="DIST", nargs="?", help="distorted image, or folder of images named as in REF"
     )
-    parser.add_argument(
-        "--niqe", metavar="PATH", help="no reference: NIQE of an image or of every image in a folder (lower is better)"
-    )
-    parser.add_argument(
-        "--face-quality", metavar="PATH", help="no reference: face quality of an image or folder (extra 'faces')"
-    )
+    parser.add_argument("--niqe", metavar="PATH", help=_no_reference_help("niqe", "NIQE"))
+    parser.add_argument("--face-quality", metavar="PATH", help=_no_reference_help("face_quality", "face quality"))
     channels = parser.add_mutually_exclusive_group()
     channels.add_argument(
         "--y", dest="y_channel", action="store_true", help="measure the Y channel of MATLAB rgb2ycbcr (BT.601)"
@@ -61,8 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--metrics",
         default=None,
         metavar="LIST",
-        help="comma-separated metrics from psnr, ssim, ms_ssim (default psnr,ssim)",
+        help=f"comma-separated metrics from {', '.join(metric_names('full-reference'))} (default psnr,ssim)",
     )
+    parser.add_argument("--list", action="store_true", help="list the registered metrics and exit")
     parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     parser.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --csv/--json files")
@@ -76,6 +86,11 @@ FULL_REFERENCE_OPTIONS = (("--y", "y_channel", False), ("--gray", "gray", False)
 def run(args: argparse.Namespace) -> int:
     from acutance.errors import ImageWriteError, OptionError
 
+    if args.list:
+        from acutance.metrics.registry import describe
+
+        print(describe())
+        return 0
     for option, target in (("--csv", args.csv), ("--json", args.json)):
         if target and Path(target).exists() and not args.overwrite:
             raise ImageWriteError(f"{target} exists; pass --overwrite to replace it ({option})")
@@ -117,23 +132,12 @@ def run_full_reference(args: argparse.Namespace) -> int:
 
 
 def _no_reference_scorers(args: argparse.Namespace) -> dict:
-    """``{column: function(rgb) -> float}`` for the requested scores, imported only when asked for."""
-    from acutance.errors import ModelError
+    """``{metric: function(rgb) -> float}`` for the requested scores, imported only when asked for (a missing
+    extra is a one-line ``ModelError`` naming it)."""
+    from acutance.metrics.registry import load_metric
 
-    scorers = {}
-    if args.niqe:
-        from acutance.metrics.niqe import niqe
-
-        scorers["niqe"] = niqe
-    if args.face_quality:
-        try:
-            from acutance.faces.quality import face_quality
-        except ImportError as error:
-            raise ModelError(
-                f"face quality needs the 'faces' extra: pip install 'acutance[faces]' ({error})"
-            ) from error
-        scorers["face_quality"] = face_quality
-    return scorers
+    wanted = [name for name, path in (("niqe", args.niqe), ("face_quality", args.face_quality)) if path]
+    return {name: load_metric(name) for name in wanted}
 
 
 def run_no_reference(args: argparse.Namespace) -> int:
@@ -230,19 +234,14 @@ def _warn(message: str) -> None:
     print(f"acutance: warning: {message}", file=sys.stderr)
 
 
-def _format_value(metric: str, value: float) -> str:
-    if math.isinf(value):
-        return "inf"
-    if math.isnan(value):
-        return "nan"
-    return f"{value:.4f}" if metric in ("psnr", "niqe", "face_quality") else f"{value:.6f}"
-
-
 def format_table(rows: list[dict], metrics: tuple[str, ...]) -> str:
-    """Aligned text table: name left-aligned, then one right-aligned column per metric (PSNR in dB; the
-    no-reference columns ``niqe`` and ``face_quality`` as they are)."""
-    headers = ["name", *("psnr_db" if m == "psnr" else m for m in metrics)]
-    cells = [[str(row["name"]), *(_format_value(m, row[m]) for m in metrics)] for row in rows]
+    """Aligned text table: name left-aligned, then one right-aligned column per metric, headed and printed as
+    the metric registry says (``psnr_db``, SSIM to 6 decimals)."""
+    from acutance.metrics.registry import metric_info
+
+    infos = [metric_info(m) for m in metrics]
+    headers = ["name", *(info.column for info in infos)]
+    cells = [[str(row["name"]), *(info.format(row[info.name]) for info in infos)] for row in rows]
     widths = [max(len(line[i]) for line in [headers, *cells]) for i in range(len(headers))]
 
     def line(values: list[str]) -> str:

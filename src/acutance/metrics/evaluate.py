@@ -1,7 +1,8 @@
 """Fidelity metrics on files: one ref/dist pair, or two folders matched by file stem; CSV and JSON reports.
 
 A row is a dict ``{"name", "ref", "dist", <metric>: float, ...}``; :func:`evaluate_folders` appends a
-``name == "mean"`` row (empty ``ref``/``dist``) with the mean of each metric over the pairs.
+``name == "mean"`` row (empty ``ref``/``dist``) with the mean of each metric over the pairs. The metrics are
+the full-reference ones of :mod:`acutance.metrics.registry`, computed through it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from acutance.errors import OptionError
+from acutance.metrics import registry
 
-METRIC_NAMES = ("psnr", "ssim", "ms_ssim")
+METRIC_NAMES = registry.metric_names("full-reference")
 DEFAULT_METRICS = ("psnr", "ssim")
 MEAN_NAME = "mean"
 
@@ -29,11 +31,9 @@ def parse_metric_names(metrics: str | Iterable[str]) -> tuple[str, ...]:
     items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names: list[str] = []
     for item in items:
-        name = str(item).strip().lower().replace("-", "_")
-        if not name:
+        if not str(item).strip():
             continue
-        if name not in METRIC_NAMES:
-            raise OptionError(f"unknown metric {item!r}: choose from {', '.join(METRIC_NAMES)}")
+        name = registry.metric_info(item, "full-reference").name  # unknown: OptionError naming the choices
         if name not in names:
             names.append(name)
     if not names:
@@ -59,7 +59,6 @@ def evaluate_pair(
     Different sizes raise ``OptionError`` naming both files; unreadable files raise ``ImageReadError``.
     """
     from acutance.io import read_image
-    from acutance.metrics import METRICS
 
     names = parse_metric_names(metrics)
     if y_channel and gray:
@@ -76,7 +75,7 @@ def evaluate_pair(
         )
     row: dict = {"name": Path(dist_path).stem, "ref": str(ref_path), "dist": str(dist_path)}
     for name in names:
-        row[name] = METRICS[name](ref, dist, crop_border=crop_border, y_channel=y_channel, gray=gray)
+        row[name] = registry.compute(name, ref, dist, crop_border=crop_border, y_channel=y_channel, gray=gray)
     return row
 
 
