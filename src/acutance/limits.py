@@ -103,13 +103,17 @@ def check_output_pixels(width: int, height: int, what: str = "the output") -> No
         )
 
 
-def check_memory(estimate: int, what: str = "this request") -> None:
-    """Refuse work whose estimated working memory is over ``max_memory`` (bytes)."""
+def check_memory(estimate: int, what: str = "this request", *, advice: str | None = None) -> None:
+    """Refuse work whose estimated working memory is over ``max_memory`` (bytes).
+
+    advice: what to do instead, ending in "or" (default: "use a smaller --tile or").
+    """
     limit = current().max_memory
     if limit and estimate > limit:
+        advice = "use a smaller --tile or" if advice is None else advice
         raise LimitError(
             f"{what} needs about {estimate / MIB:,.0f} MiB of working memory, over the limit of "
-            f"{limit / MIB:,.0f} MiB; use a smaller --tile or raise it with {FLAGS['max_memory']}"
+            f"{limit / MIB:,.0f} MiB; {advice + ' ' if advice else ''}raise it with {FLAGS['max_memory']}"
         )
 
 

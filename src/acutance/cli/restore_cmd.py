@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from acutance.cli.limit_options import add_limit_arguments
 from acutance.cli.upscale_cmd import add_output_arguments, check_output_arguments, run_model
 
 SIGMAS = (15, 25, 50)
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     denoise.add_argument("--sigma", type=float, default=25.0, help="noise level on the 0-255 scale (default: 25)")
     denoise.add_argument("-m", "--model", help="a denoise model by name or file (overrides --sigma)")
     add_output_arguments(denoise)
+    add_limit_arguments(denoise)
     denoise.set_defaults(func=run_denoise)
 
     deblock = subparsers.add_parser(
@@ -49,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deblock.add_argument("--jpeg-quality", type=int, default=20, help="quality the JPEG was saved at (default: 20)")
     deblock.add_argument("-m", "--model", help="a deblock model by name or file (overrides --jpeg-quality)")
     add_output_arguments(deblock)
+    add_limit_arguments(deblock)
     deblock.set_defaults(func=run_deblock)
 
 

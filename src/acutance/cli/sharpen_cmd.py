@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from acutance.cli.limit_options import add_limit_arguments
 from acutance.cli.upscale_cmd import add_output_arguments, check_output_arguments, run_model
 
 METHODS = ("usm", "cas", "blade")
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cas = parser.add_argument_group("cas options")
     cas.add_argument("--sharpness", type=float, help="0 (least) to 1 (most) (default 0.5)")
     add_output_arguments(parser)
+    add_limit_arguments(parser)
     parser.set_defaults(func=run)
 
 

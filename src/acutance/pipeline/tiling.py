@@ -1,7 +1,7 @@
 """Run an enhancer tile by tile, so memory stays bounded on huge images and no seams appear.
 
-Each tile is processed with ``context`` extra input pixels on every side (the enhancer's receptive field),
-and only its own region is kept, so a tile's output equals the whole-image output wherever the enhancer's
+Each tile is processed with (at least) ``context`` extra input pixels on every side (the enhancer's receptive
+field) inside the image, and only its own region is kept, so a tile's output equals the whole-image output wherever the enhancer's
 receptive field fits in the context. Neighbouring tiles also overlap by ``overlap`` input pixels and are
 blended there with linear (feathered) weights, which hides any residual difference of enhancers with a
 wider reach than ``context`` (deep nets).
@@ -54,7 +54,8 @@ def run_tiled(
     tile: tile size in input pixels; 0, or an image no larger than one tile, runs ``fn`` once.
     overlap: input pixels shared by neighbouring tiles and feather-blended (less than ``tile``).
     context: extra input pixels given to ``fn`` around each tile and then cut off.
-    on_tile: called as ``on_tile(done, total)`` after each tile (progress bars).
+    on_tile: called as ``on_tile(0, total)`` before the first tile and ``on_tile(done, total)`` after each
+        (progress bars; an exception raised there, e.g. a cancellation, stops the run between tiles).
     Returns float32 of shape (H*scale, W*scale, C').
     """
     if int(scale) != scale or scale < 1:
@@ -68,17 +69,37 @@ def run_tiled(
     if overlap >= tile:
         raise OptionError(f"tile overlap ({overlap}) must be smaller than the tile ({tile})")
 
-    ys, xs = _starts(height, tile, overlap), _starts(width, tile, overlap)
-    total, done = len(ys) * len(xs), 0
+    def spans(length: int) -> list[tuple[int, int, int, int, np.ndarray]]:
+        """(start, end, window start, window end, feather weights of the tile's output) along one axis.
+
+        Every window (tile + context) has the same length: at the image's edges it is shifted inward rather
+        than cut, so the enhancer sees one input shape (onnxruntime then reuses its buffers instead of
+        growing its arena for each new shape) and every tile still has at least ``context`` on inner sides.
+        """
+        window = min(tile + 2 * context, length)
+        result = []
+        for start in _starts(length, tile, overlap):
+            end = min(start + tile, length)
+            w0 = min(max(0, start - context), length - window)
+            rise, fall = overlap * scale if start > 0 else 0, overlap * scale if end < length else 0
+            result.append((start, end, w0, w0 + window, _ramp((end - start) * scale, rise, fall)))
+        return result
+
+    rows, cols = spans(height), spans(width)
+    total, done = len(rows) * len(cols), 0
+    if on_tile:
+        on_tile(0, total)
+    # The tiles form a full grid and each one's weights are the outer product of two ramps, so the sum of the
+    # weights is the outer product of the per-axis sums: two vectors instead of a full-size array.
+    sum_y = np.zeros(height * scale, dtype=np.float32)
+    sum_x = np.zeros(width * scale, dtype=np.float32)
+    for y0, y1, _, _, wy in rows:
+        sum_y[y0 * scale : y1 * scale] += wy
+    for x0, x1, _, _, wx in cols:
+        sum_x[x0 * scale : x1 * scale] += wx
     out: np.ndarray | None = None
-    weight_sum = np.zeros((height * scale, width * scale), dtype=np.float32)
-    for y0 in ys:
-        y1 = min(y0 + tile, height)
-        cy0, cy1 = max(0, y0 - context), min(height, y1 + context)
-        wy = _ramp((y1 - y0) * scale, overlap * scale if y0 > 0 else 0, overlap * scale if y1 < height else 0)
-        for x0 in xs:
-            x1 = min(x0 + tile, width)
-            cx0, cx1 = max(0, x0 - context), min(width, x1 + context)
+    for y0, y1, cy0, cy1, wy in rows:
+        for x0, x1, cx0, cx1, wx in cols:
             result = np.asarray(fn(image[cy0:cy1, cx0:cx1]), dtype=np.float32)
             expected = ((cy1 - cy0) * scale, (cx1 - cx0) * scale)
             if result.shape[:2] != expected:
@@ -88,13 +109,16 @@ def run_tiled(
             if out is None:
                 out = np.zeros((height * scale, width * scale, result.shape[2]), dtype=np.float32)
             region = result[(y0 - cy0) * scale : (y1 - cy0) * scale, (x0 - cx0) * scale : (x1 - cx0) * scale]
-            wx = _ramp((x1 - x0) * scale, overlap * scale if x0 > 0 else 0, overlap * scale if x1 < width else 0)
-            weights = wy[:, None] * wx[None, :]
-            out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] += region * weights[:, :, None]
-            weight_sum[y0 * scale : y1 * scale, x0 * scale : x1 * scale] += weights
+            if not region.flags.writeable or np.shares_memory(region, image):  # e.g. its input handed back
+                region = region.copy()
+            region *= wy[:, None, None]  # in place, one axis at a time: no tile-sized temporaries
+            region *= wx[None, :, None]
+            out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] += region
+            del result, region  # before the next tile runs, so two tiles' outputs are never held at once
             done += 1
             if on_tile:
                 on_tile(done, total)
     assert out is not None
-    out /= weight_sum[:, :, None]
+    out /= sum_y[:, None, None]  # row by row, then column by column: no full-size temporary
+    out /= sum_x[None, :, None]
     return out[:, :, 0] if image.ndim == 2 else out
