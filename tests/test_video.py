@@ -16,9 +16,12 @@ from acutance.video.enhance import work_folder  # noqa: E402
 
 
 def make_clip(
-    path: Path, *, w=64, h=48, n=24, fps=24, audio=True, subs=True, pix_fmt="yuv420p", vfr=False, noise=0.0, bt709=False
+    path: Path, *, w=64, h=48, n=24, fps=24, audio=True, subs=True, pix_fmt="yuv420p", vfr=False, noise=0.0, bt709=False,
+    sar=None, default=None,
 ):
-    """A moving pattern (+ a 440 Hz sine, + two subrip cues in .mkv). ``vfr`` alternates 1/30 s and 1/20 s."""
+    """A moving pattern (+ a 440 Hz sine, + two subrip cues in .mkv). ``vfr`` alternates 1/30 s and 1/20 s.
+    ``sar``: a sample aspect ratio (Fraction) for the bitstream and the container; ``default``: the video
+    stream's 'default' disposition (True/False; None leaves the muxer's choice)."""
     rng = np.random.default_rng(7)
     container = av.open(str(path), "w")
     video = container.add_stream("libx264", rate=fps)
@@ -29,6 +32,11 @@ def make_clip(
         ctx = video.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = 1
         ctx.color_range = 1
+    if sar is not None:
+        video.codec_context.sample_aspect_ratio = sar
+        video.sample_aspect_ratio = sar
+    if default is not None:
+        video.disposition = av.stream.Disposition.default if default else av.stream.Disposition(0)
     sound = container.add_stream("aac", rate=48000) if audio else None
     if sound is not None:
         sound.layout = "mono"

@@ -7,6 +7,8 @@ import math
 import sys
 from pathlib import Path
 
+from acutance.cli.limit_options import add_limit_arguments
+
 DESCRIPTION = """\
 Decode IN, run a registered model on every frame (tiled), encode, and copy the audio and subtitle streams
 unchanged. Frame rate, time base and every frame's timestamp (variable frame rate too), duration, colour
@@ -62,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--segment-frames", type=int, default=120, help="frames per resumable segment (default 120)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     parser.add_argument("--restart", action="store_true", help="discard an unfinished run's work folder and start over")
+    add_limit_arguments(parser)  # per frame: --max-pixels for the input's, --max-output-pixels for the output's
     parser.set_defaults(func=run)
 
 

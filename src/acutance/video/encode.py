@@ -47,6 +47,7 @@ class EncoderSettings:
     color_trc: int
     colorspace: int
     color_range: int
+    sample_aspect_ratio: Fraction | None = None  # None: square pixels
 
     @property
     def encoder(self) -> str:
@@ -70,6 +71,8 @@ class EncoderSettings:
         ctx.color_trc = self.color_trc
         ctx.colorspace = self.colorspace
         ctx.color_range = self.color_range
+        if self.sample_aspect_ratio:  # in the bitstream (H.264/HEVC VUI) and, via the mux, the container
+            ctx.sample_aspect_ratio = self.sample_aspect_ratio
         ctx.options = self.options()
         ctx.flags |= _GLOBAL_HEADER
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acutance import limits
 from acutance.errors import ImageWriteError, OptionError
 from acutance.io import check_writable_output
 from acutance.video.encode import CODECS, EncoderSettings, SegmentWriter, check_codec, segment_name, write_json_atomic
@@ -110,6 +111,8 @@ def encoder_settings(info: VideoInfo, options: VideoOptions, width: int, height:
         color_trc=info.color_trc,
         colorspace=info.colorspace,
         color_range=info.color_range,
+        # Both axes scale by the same factor, so the pixel shape (and the display aspect) stays the input's.
+        sample_aspect_ratio=info.sample_aspect_ratio,
     )
 
 
@@ -208,12 +211,8 @@ def enhance_video(
         the same from the command line.
     model: an already loaded enhancer (default: ``load_model(options.model)``).
     """
-    from tqdm import tqdm
-
     from acutance.models.registry import load_model
-    from acutance.pipeline.enhance import enhance, resolve_scale
-    from acutance.video.frames import frame_to_rgb, rgb_to_frame
-    from acutance.video.temporal import TemporalStabiliser
+    from acutance.pipeline.enhance import resolve_scale
 
     source, target = Path(source), Path(target)
     options.validate()
@@ -223,14 +222,37 @@ def enhance_video(
         raise VideoReadError(f"{source}: no such file")
     check_paths(source, target, overwrite=overwrite)
     info = probe(source)
+    limits.check_input_pixels(info.width, info.height, name=f"{source} (video frames)")
     model = model or load_model(options.model)
     scale = resolve_scale(model, options.scale)
+    limits.check_scale_value(scale, "--scale")
     width, height = round(info.width * scale), round(info.height * scale)
+    # Before any frame is decoded: 'video -s 1000' is this one line, not an allocation failure later.
+    limits.check_output_pixels(width, height, f"each frame of {target.name}")
     if width % 2 or height % 2:
         raise OptionError(f"{width}x{height} output: 4:2:0 video needs even sizes; choose another --scale")
     settings = encoder_settings(info, options, width, height)
     folder = work_folder(target)
     _prepare_folder(folder, _job(source, options, settings), restart=restart)
+    try:
+        return _run(source, target, info, options, settings, model, scale, folder, overwrite=overwrite,
+                    progress=progress, stop_after_frames=stop_after_frames)  # fmt: skip
+    except BaseException:
+        # A run that failed before finishing any segment leaves nothing worth resuming: no work folder.
+        if not _finished_segments(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, settings: EncoderSettings, model,
+         scale: float, folder: Path, *, overwrite: bool, progress: bool, stop_after_frames: int | None,
+         ) -> VideoReport:  # fmt: skip
+    from tqdm import tqdm
+
+    from acutance.pipeline.enhance import enhance
+    from acutance.video.frames import frame_to_rgb, rgb_to_frame
+    from acutance.video.temporal import TemporalStabiliser
+
     done = _finished_segments(folder)
     per = options.segment_frames
     stabiliser = TemporalStabiliser(options.temporal, options.temporal_mode) if options.temporal > 0 else None
@@ -356,7 +378,7 @@ def enhance_video(
     missing = [i for i in range(count) if not (folder / f"{segment_name(i)}.json").exists()]
     if missing:
         raise VideoWriteError(f"segments {missing} are missing in {folder}; rerun with --restart")
-    mux(source, target, folder, count, settings, overwrite=overwrite, rotation=rotation[0])
+    mux(source, target, folder, count, settings, overwrite=overwrite, rotation=rotation[0], default=info.default)
     shutil.rmtree(folder, ignore_errors=True)
     return VideoReport(target, frames, enhanced, len(done), time.perf_counter() - started)
 

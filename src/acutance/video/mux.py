@@ -86,13 +86,14 @@ def _seconds(packet) -> float:
 
 def mux(
     source: Path, target: Path, folder: Path, count: int, settings: EncoderSettings, *, overwrite: bool,
-    rotation: int = 0,
+    rotation: int = 0, default: bool = False,
 ) -> None:
     """Write ``target`` atomically from ``count`` segments in ``folder`` and the input's other streams.
 
     rotation: the input's display rotation (degrees counter-clockwise), written back as display-matrix side
     data. PyAV cannot set stream side data, so a rotated result is remuxed (stream copy) by the ffmpeg of
     imageio-ffmpeg with ``-display_rotation``.
+    default: the input's video stream was marked 'default' (Matroska's FlagDefault); the output's is too.
     """
     import av
 
@@ -109,6 +110,10 @@ def mux(
             settings.configure(video.codec_context)
             video.time_base = settings.time_base
             video.metadata.update(_kept_tags(video_in.metadata, stale=("encoder", "duration")))
+            if default:
+                video.disposition = av.stream.Disposition.default
+            if settings.sample_aspect_ratio:  # the container's copy (mp4 pasp, Matroska display size)
+                video.sample_aspect_ratio = settings.sample_aspect_ratio
             mapping, converted = {}, set()
             for stream in src.streams:
                 if stream.type not in COPIED_TYPES:

@@ -31,6 +31,9 @@ class VideoInfo:
     colorspace: int
     color_range: int
     codec: str
+    # Shape of a pixel (None: square). Kept, so a 640x360 SAR 3:4 clip still displays 4:3 at 1280x720.
+    sample_aspect_ratio: Fraction | None = None
+    default: bool = False  # the stream's 'default' disposition (Matroska's FlagDefault), kept on the output
 
     @property
     def high_bit_depth(self) -> bool:
@@ -108,7 +111,19 @@ def _stream_seconds(container, stream) -> float | None:
     return None
 
 
+def _sample_aspect_ratio(stream, ctx) -> Fraction | None:
+    """The container's SAR if it gives one (Matroska's display size, mp4's pasp), else the bitstream's."""
+    for value in (stream.sample_aspect_ratio, ctx.sample_aspect_ratio):
+        if value and value > 0 and value != 1:
+            return Fraction(value)
+        if value == 1:
+            return None
+    return None
+
+
 def _describe(source: Path, container, stream, ctx) -> VideoInfo:
+    import av
+
     duration = _stream_seconds(container, stream)
     return VideoInfo(
         path=source,
@@ -126,4 +141,6 @@ def _describe(source: Path, container, stream, ctx) -> VideoInfo:
         colorspace=int(ctx.colorspace),
         color_range=int(ctx.color_range),
         codec=ctx.name,
+        sample_aspect_ratio=_sample_aspect_ratio(stream, ctx),
+        default=bool(stream.disposition & av.stream.Disposition.default),
     )
