@@ -14,11 +14,11 @@ from conftest import smooth_test_image
 import acutance
 from acutance.errors import ModelError, OptionError
 from acutance.io import Image, ImageMeta
-from acutance.models.descriptor import TASKS
+from acutance.models.descriptor import IMAGE_TASKS, TASKS
 from acutance.pipeline import enhance, enhance_image
 
 
-@pytest.mark.parametrize("info", acutance.list_models(), ids=lambda i: i.name)
+@pytest.mark.parametrize("info", [i for i in acutance.list_models() if i.task in IMAGE_TASKS], ids=lambda i: i.name)
 def test_every_registered_model_runs(info):
     model = acutance.load_model(info.name)
     assert model.info is info and info.task in TASKS and info.summary and info.licence
@@ -43,6 +43,32 @@ def test_import_is_lazy():
     env = dict(os.environ, PYTHONPATH=str(Path(acutance.__file__).parents[1]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == ""
+
+
+def test_a_lookup_reads_one_file_and_imports_one_family():
+    # Listing reads no file; looking up lut-x4's context reads its header alone: no torch, no face code, no
+    # other family's module.
+    code = (
+        "import sys, acutance; names = [m.name for m in acutance.list_models()];"
+        "assert not any(k.startswith(('acutance.lut', 'acutance.raisr')) for k in sys.modules), 'listing imported';"
+        "assert acutance.model_info('lut-x4').context == 4;"
+        "bad = ('torch', 'acutance.faces', 'acutance.raisr', 'acutance.deep', 'acutance.lut.lerf', 'onnxruntime');"
+        "print(','.join(m for m in sys.modules if m.startswith(bad)))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(acutance.__file__).parents[1]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == ""
+
+
+def test_upscale_refuses_face_and_quality_models(tmp_path):
+    from acutance.cli.main import main
+    from acutance.io import write_image
+
+    source = tmp_path / "x.png"
+    write_image(source, Image(smooth_test_image(16, 16), None, ImageMeta(8, False, "PNG", None, None)))
+    for name in ("face-quality", "niqe-pristine", "face-restore"):
+        assert main(["upscale", str(source), "--model", name, "-o", str(tmp_path / f"{name}.png")]) != 0
+        assert not (tmp_path / f"{name}.png").exists()
 
 
 def test_interpolators_take_any_scale_and_check_input():

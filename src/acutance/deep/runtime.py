@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from acutance.contract import check_rgb
 from acutance.errors import ModelError
 from acutance.models.descriptor import ModelInfo
 from acutance.models.weights import check_scale
@@ -48,6 +49,7 @@ class OnnxEnhancer:
     _keep: tuple = field(default=(), repr=False)  # OrtValues of overridden initializers must outlive the session
 
     def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
+        check_rgb(rgb)
         check_scale(self.info, self.scale, scale)
         height, width = rgb.shape[:2]
         m = self.pad_multiple
@@ -239,25 +241,93 @@ def _probe_scale(session, where: str) -> int:
 
 
 def enhancer_from_session(session, meta: dict, *, name: str, source: str, keep: tuple = (), info: ModelInfo | None = None) -> OnnxEnhancer:
-    """Wrap a session in an ``OnnxEnhancer`` whose descriptor comes from ``meta`` (or from ``info``)."""
-    scale = int(meta["scale"]) if meta else _probe_scale(session, source)
+    """Wrap a session in an ``OnnxEnhancer`` whose descriptor is ``describe(meta)`` (or ``info``)."""
+    model = OnnxModel(session, meta if meta else {"scale": _probe_scale(session, source)}, keep, file_meta=meta)
     if info is None:
-        arch = meta.get("arch", "ONNX")
         info = ModelInfo(
             name=name,
-            task=meta.get("task", "upscale"),
-            scales=(scale,),
-            summary=meta.get("summary") or f"{arch} x{scale} from {source}",
+            summary=meta.get("summary") or f"{meta.get('arch', 'ONNX')} x{model.scale} from {source}",
             licence=meta.get("licence", "(your model)"),
-            loader="acutance.deep.runtime:load_file",
-            requires=("onnxruntime",),
-            tile=int(meta.get("tile", 256)),
-            context=int(meta.get("context", 16)),
-            default_scale=float(scale),
+            loader=__name__,
+            **describe(model.meta),
         )
-    elif info.scales is not None and tuple(info.scales) != (scale,):
-        raise ModelError(f"{source}: model is x{scale}, descriptor {info.name!r} says scales {info.scales}")
-    return OnnxEnhancer(info=info, session=session, scale=scale, pad_multiple=int(meta.get("pad_multiple", 1)), meta=meta, _keep=keep)
+    elif info.scales is not None and tuple(info.scales) != (model.scale,):
+        raise ModelError(f"{source}: model is x{model.scale}, descriptor {info.name!r} says scales {info.scales}")
+    return Enhancer(info, model)
+
+
+# ------------------------------------------------------------------------------------------- the family
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    """What ``read`` gives: the session, its description (``acutance`` metadata, or for a foreign file only
+    the scale found by running it), the overridden weights it needs kept alive, and the file's own metadata."""
+
+    session: Any
+    meta: Mapping[str, Any]
+    keep: tuple = ()
+    file_meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def scale(self) -> int:
+        return int(self.meta["scale"])
+
+
+def describe(meta: Mapping[str, Any]) -> dict:
+    """The descriptor facts of a deep SR net, from its description (the export's tiling advice; a foreign
+    file gets the cautious defaults)."""
+    scale = int(meta["scale"])
+    return {
+        "task": str(meta.get("task", "upscale")),
+        "scales": (scale,),
+        "requires": ("onnxruntime",),
+        "tile": int(meta.get("tile", 256)),
+        "context": int(meta.get("context", 16)),
+        "default_scale": float(scale),
+    }
+
+
+def Enhancer(info: ModelInfo, model: OnnxModel) -> OnnxEnhancer:  # noqa: N802 (the family face's constructor)
+    return OnnxEnhancer(info=info, session=model.session, scale=model.scale,
+                        pad_multiple=int(model.meta.get("pad_multiple", 1)), meta=model.file_meta, _keep=model.keep)
+
+
+def read(path: str | os.PathLike, blend: tuple[Mapping[str, Any], float] | None = None) -> OnnxModel:
+    """An ``.onnx`` file, or a torch checkpoint converted in memory (see the module docstring)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in CHECKPOINT_SUFFIXES:
+        if blend is not None:
+            raise ModelError(f"{path}: weight blending is for ONNX files")
+        enhancer = load_checkpoint_file(path)
+    elif suffix == ".onnx":
+        enhancer = load_onnx(path, blend=blend)
+    else:
+        raise ModelError(f"{path}: not a deep model file (known: .onnx, {', '.join(CHECKPOINT_SUFFIXES)})")
+    return OnnxModel(enhancer.session, enhancer.meta or {"scale": enhancer.scale}, enhancer._keep, enhancer.meta)
+
+
+def read_onnx_meta(path: str | os.PathLike) -> dict:
+    """The ``acutance`` metadata of an ONNX file ({} if it has none), read by onnxruntime without optimising
+    the graph (cheap enough for a registry lookup)."""
+    ort = _ort()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # noqa: BLE001 (onnxruntime raises its own types)
+        raise ModelError(f"{path}: cannot load as an ONNX model: {str(error).strip().splitlines()[0]}") from None
+    text = session.get_modelmeta().custom_metadata_map.get(META_KEY)
+    if not text:
+        return {}
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelError(f"{path}: bad {META_KEY} metadata in the ONNX file: {error}") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{path}: the {META_KEY} metadata of the ONNX file must be a JSON object")
+    return meta
 
 
 def load_onnx(
@@ -331,10 +401,7 @@ def load_checkpoint_file(path: str | os.PathLike, *, name: str | None = None) ->
 
 
 def load_file(path: str | os.PathLike) -> OnnxEnhancer:
-    """Registry loader for a user's model file: ``.onnx``, or a torch checkpoint (see module docstring)."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".onnx":
-        return load_onnx(path, name=Path(path).stem)
-    if suffix in CHECKPOINT_SUFFIXES:
-        return load_checkpoint_file(path)
-    raise ModelError(f"{path}: not a deep model file (known: .onnx, {', '.join(CHECKPOINT_SUFFIXES)})")
+    """A user's model file: ``.onnx``, or a torch checkpoint (see module docstring)."""
+    from acutance.models.registry import load_model_file
+
+    return load_model_file(path)  # type: ignore[return-value]

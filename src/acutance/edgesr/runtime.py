@@ -30,12 +30,7 @@ from acutance.contract import check_rgb
 from acutance.edgesr.arch import EsrSpec
 from acutance.errors import ModelError
 from acutance.models.descriptor import ModelInfo
-from acutance.models.weights import (
-    check_scale,
-    read_model_npz,
-    read_shipped,
-    write_model_npz,
-)
+from acutance.models.weights import check_scale, read_model_npz, write_model_npz
 
 FORMAT = "acutance-edgesr-1"
 BACKENDS = ("onnxruntime", "opencv")
@@ -252,30 +247,38 @@ class EsrEnhancer:
         check_scale(self.info, self.runner.model.scale, scale)
         return self.runner.upscale(rgb)
 
+    @classmethod
+    def from_model(cls, info: ModelInfo, model: EsrModel) -> "EsrEnhancer":
+        """The family's enhancer: onnxruntime if installed, else OpenCV."""
+        return cls(info=info, runner=EsrRunner(model, default_backend()))
 
-def load(info: ModelInfo) -> EsrEnhancer:
-    """Registry loader: reads ``acutance/weights/{info.name}.npz``; onnxruntime if installed, else OpenCV."""
-    model = read_shipped(info, load_model_file, lambda m: m.scale)
-    return EsrEnhancer(info=info, runner=EsrRunner(model, default_backend()))
+
+Enhancer = EsrEnhancer.from_model
+read = load_model_file
+CHROMA_REACH = 2  # LR pixels MATLAB bicubic reads for the chroma, beside the luma network
 
 
 def context(spec: EsrSpec) -> int:
-    """Input pixels of reach on each side: the conv stack's, or MATLAB bicubic chroma's 2 if larger."""
-    return max(spec.context, 2)
+    """Input pixels of reach on each side: the conv stack's, or the bicubic chroma's if larger."""
+    return max(spec.context, CHROMA_REACH)
+
+
+def describe(meta: dict) -> dict:
+    """The descriptor facts of an edge-SR model file, from its ``meta`` (the spec)."""
+    try:
+        spec = EsrSpec(**meta["spec"])
+    except (KeyError, TypeError) as error:
+        raise ModelError(f"invalid edge-SR model description: {error!r}") from None
+    return {"task": "upscale", "scales": (spec.scale,), "input": "luma", "context": context(spec),
+            "default_scale": float(spec.scale)}
 
 
 def load_file(path: str | Path, backend: str | None = None) -> EsrEnhancer:
-    """A model file of your own (``acutance train edgesr -o MODEL``) as an enhancer."""
-    model = load_model_file(path)
-    info = ModelInfo(
-        name=Path(path).stem,
-        task="upscale",
-        scales=(model.scale,),
-        summary=f"edge-SR {model.spec.name} from {path}",
-        licence="(your model)",
-        loader="acutance.edgesr.runtime:load_file",
-        input="luma",
-        context=context(model.spec),
-        default_scale=float(model.scale),
-    )
-    return EsrEnhancer(info=info, runner=EsrRunner(model, backend or default_backend()))
+    """A model file of your own (``acutance train edgesr -o MODEL``) as an enhancer (back end: onnxruntime
+    if installed, else OpenCV, unless given)."""
+    from acutance.models.registry import load_model_file
+
+    enhancer = load_model_file(path)
+    if backend is None:
+        return enhancer  # type: ignore[return-value]
+    return EsrEnhancer(info=enhancer.info, runner=EsrRunner(enhancer.runner.model, backend))  # type: ignore[attr-defined]

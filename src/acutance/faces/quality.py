@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -191,21 +190,11 @@ def save_quality_model(path: str | Path, arrays: dict[str, np.ndarray], meta: di
 
 def load_quality_model(path: str | Path) -> QualityModel:
     """Read a regressor file strictly: the expected arrays, nothing else, consistent shapes."""
-    import zipfile
+    from acutance.models.weights import read_model_npz
 
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ModelError(f"{name}: cannot read face-quality model file: {error}") from None
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except KeyError:
-        raise ModelError(f"{name}: not a face-quality model file (no 'meta' entry)") from None
-    except json.JSONDecodeError as error:
-        raise ModelError(f"{name}: 'meta' is not a JSON string: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+    meta, arrays = read_model_npz(path, FORMAT, "face-quality model file")
+    if meta.get("version") != FORMAT_VERSION:
         raise ModelError(f"{name}: 'meta' must say format {FORMAT!r} version {FORMAT_VERSION}")
     features = meta.get("features")
     unknown = [f for f in features or () if f not in FEATURE_NAMES]
@@ -229,12 +218,38 @@ def load_quality_model(path: str | Path) -> QualityModel:
 
 @lru_cache(maxsize=1)
 def shipped_model() -> QualityModel:
-    """The shipped regressor ``acutance/weights/face-quality.npz``, loaded once."""
-    resource = resources.files("acutance").joinpath("weights", f"{WEIGHT_NAME}.npz")
-    if not resource.is_file():
-        raise ModelError(f"face-quality model file not found: {resource}")
-    with resources.as_file(resource) as path:
-        return load_quality_model(path)
+    """The shipped regressor (registry name ``face-quality``), loaded once."""
+    from acutance.models.registry import load_model
+
+    return load_model(WEIGHT_NAME).model  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------------------- the family
+
+read = load_quality_model
+
+
+def describe(meta: dict) -> dict:
+    """A scorer of whole images (the largest face is measured): no scale, no tiles."""
+    return {"task": "quality", "scales": (1,), "context": 0, "default_scale": 1.0}
+
+
+@dataclass(frozen=True)
+class QualityScorer:
+    """A registered face-quality model: ``scorer.score(rgb, face=None) -> float`` (higher = better).
+    Not an image-to-image model: called as one, it says where it belongs."""
+
+    info: Any
+    model: QualityModel
+
+    def score(self, rgb: np.ndarray, face: Any = None) -> float:
+        return face_quality(rgb, face, self.model)
+
+    def __call__(self, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        raise ModelError(f"{self.info.name} scores face images, it makes none: use 'acutance metrics --face-quality IN'")
+
+
+Enhancer = QualityScorer
 
 
 def face_quality(rgb: np.ndarray, face: Any = None, model: QualityModel | None = None) -> float:

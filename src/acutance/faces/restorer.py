@@ -27,8 +27,8 @@ import numpy as np
 from acutance.contract import check_rgb
 from acutance.errors import ModelError
 
-RESTORERS = {"face-restore": "face-restore.onnx"}  # shipped name -> file in acutance/weights
 META_KEY = "acutance"
+FORMAT = "acutance-face-restorer-1"  # the family's tag (older exports say only native_size: models.families)
 
 
 def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -115,22 +115,52 @@ def _gfpgan_restorer(path: Path) -> FaceRestorer:
 
 
 def load_restorer(name_or_path: str | os.PathLike) -> FaceRestorer:
-    """A shipped restorer by name (``face-restore``) or a file (``.onnx``, GFPGAN ``.pth``/``.pt``/``.safetensors``)."""
+    """A registered restorer by name (``face-restore``) or a file (``.onnx``, GFPGAN ``.pth``/``.pt``/``.safetensors``)."""
     key = str(name_or_path)
-    if key in RESTORERS:
-        from importlib import resources
+    from acutance.models.registry import REGISTRY, load_model
 
-        resource = resources.files("acutance").joinpath("weights", RESTORERS[key])
-        if not resource.is_file():
-            raise ModelError(f"face restorer {key!r}: model file not found: {resource}")
-        return _onnx_restorer(resource.read_bytes(), key)
+    if key in REGISTRY:
+        if REGISTRY[key].task != "face":
+            raise ModelError(f"{key!r} is a {REGISTRY[key].task} model, not a face restorer")
+        return load_model(key).restorer  # type: ignore[attr-defined]
     path = Path(name_or_path)
     suffix = path.suffix.lower()
     if suffix not in (".onnx", ".pth", ".pt", ".safetensors"):
-        raise ModelError(f"unknown face restorer {key!r}: use one of {', '.join(RESTORERS)} or a .onnx/.pth/.pt/"
-                         ".safetensors file")
+        known = ", ".join(name for name, info in REGISTRY.items() if info.loader == __name__)
+        raise ModelError(f"unknown face restorer {key!r}: use one of {known} or a .onnx/.pth/.pt/.safetensors file")
     if not path.is_file():
         raise ModelError(f"face restorer file not found: {path}")
     if suffix == ".onnx":
-        return _onnx_restorer(path, path.stem)
+        return read(path)
     return _gfpgan_restorer(path)
+
+
+# ------------------------------------------------------------------------------------------- the family
+
+
+def read(path: str | os.PathLike) -> FaceRestorer:
+    """An ONNX face restorer written by ``acutance.faces.train.export_onnx``."""
+    return _onnx_restorer(Path(path), Path(path).stem)
+
+
+def describe(meta: dict) -> dict:
+    """A restorer works on aligned face crops of any size (at its ``native_size`` inside): no scale, no tiles."""
+    return {"task": "face", "scales": (1,), "requires": ("onnxruntime",), "context": 0, "default_scale": 1.0}
+
+
+@dataclass(frozen=True)
+class FaceModel:
+    """A registered restorer: ``restorer(crop) -> crop``. Not an image-to-image model: called as one, it
+    says where it belongs (a face restorer would smear a whole photo into one face)."""
+
+    info: Any
+    restorer: FaceRestorer
+
+    def __call__(self, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        raise ModelError(
+            f"{self.info.name} restores aligned face crops, not whole images: use 'acutance faces IN' or "
+            f"'acutance upscale IN --face-enhance --face-restorer {self.info.name}'"
+        )
+
+
+Enhancer = FaceModel

@@ -88,7 +88,7 @@ class LerfModel:
     @property
     def context(self) -> int:
         """LR pixels of reach: refinement 2 + kernel tables 2 + resampling window 2."""
-        return 6 if self.refine is not None else 4
+        return _reach(self.refine is not None)
 
     @property
     def nbytes(self) -> int:
@@ -384,26 +384,25 @@ class LerfEnhancer:
         return upscale(self.model, rgb, size=size)
 
 
-def load(info: ModelInfo) -> LerfEnhancer:
-    """Registry loader: reads ``acutance/weights/{info.name}.npz``."""
-    from importlib import resources
+Enhancer = LerfEnhancer
+read = load_model_file
+CHROMA_REACH = 2  # LR pixels MATLAB bicubic reads for the chroma, beside the luma path
 
-    from acutance.models.weights import weight_path
 
-    resource = weight_path(info.name)
-    if not resource.is_file():
-        raise ModelError(f"model file for {info.name!r} not found: {resource}")
-    with resources.as_file(resource) as path:
-        model = load_model_file(path)
-    return LerfEnhancer(info=info, model=model)
+def describe(meta: dict) -> dict:
+    """The descriptor facts of a LeRF model file, from its ``meta``: any scale; the reach of the luma path
+    (``LerfModel.context``), or the bicubic chroma's where that is larger."""
+    reach = _reach(meta.get("refine") is not None)
+    return {"task": "upscale", "scales": None, "input": "luma", "context": max(reach, CHROMA_REACH), "default_scale": 2.0}
+
+
+def _reach(refined: bool) -> int:
+    # LR pixels: kernel tables 2 (pattern extent) + the 4x4 resampling window 2 + the refinement stage's 2
+    return 2 + SUPPORT // 2 + (2 if refined else 0)
 
 
 def load_file(path: str | Path) -> LerfEnhancer:
     """A LeRF model file of your own as an enhancer."""
-    model = load_model_file(path)
-    info = ModelInfo(
-        name=Path(path).stem, task="upscale", scales=None, summary=f"LeRF resampler from {path}",
-        licence="(your model)", loader="acutance.lut.lerf:load_file", input="luma",
-        context=model.context + 2, default_scale=2.0,
-    )  # fmt: skip
-    return LerfEnhancer(info=info, model=model)
+    from acutance.models.registry import load_model_file
+
+    return load_model_file(path)  # type: ignore[return-value]

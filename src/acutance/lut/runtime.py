@@ -25,12 +25,7 @@ from acutance.contract import check_rgb
 from acutance.errors import ModelError
 from acutance.lut import kernels
 from acutance.models.descriptor import ModelInfo
-from acutance.models.weights import (
-    check_scale,
-    read_model_npz,
-    read_shipped,
-    write_model_npz,
-)
+from acutance.models.weights import check_scale, read_model_npz, write_model_npz
 
 FORMAT = "acutance-lut-1"
 N_ENTRIES = kernels.LEVELS**4
@@ -96,13 +91,8 @@ class LutModel:
 
     @property
     def context(self) -> int:
-        """Input pixels of reach on each side (pattern extent 2 per stage, rotated to every side)."""
-        reach, factor = 0.0, 1
-        for stage in self.stages:
-            extent = max(max(max(abs(o) for o in off) for off in kernels.PATTERNS[p]) for p in stage.patterns)
-            reach += extent / factor
-            factor *= stage.scale
-        return int(np.ceil(reach))
+        """Input pixels of reach on each side of the tables (``pattern_reach``)."""
+        return pattern_reach([stage.meta() for stage in self.stages])
 
     @property
     def nbytes(self) -> int:
@@ -212,7 +202,34 @@ def from_tables(
     return LutModel(out, input="rgb", padding=padding)
 
 
-# ------------------------------------------------------------------------------------------- enhancer
+# ------------------------------------------------------------------------------------------- the family
+
+read = load_model_file
+CHROMA_REACH = 2  # LR pixels MATLAB bicubic reads for the chroma of luma models
+
+
+def pattern_reach(stages: list[dict]) -> int:
+    """Input pixels of reach on each side through the stages (``meta["stages"]``): each pattern's extent,
+    rotated to every side, in the input pixels of that stage's grid."""
+    reach, factor = 0.0, 1
+    for stage in stages:
+        reach += max(max(max(abs(o) for o in off) for off in kernels.PATTERNS[p]) for p in stage["patterns"]) / factor
+        factor *= int(stage["scale"])
+    return int(np.ceil(reach))
+
+
+def describe(meta: dict) -> dict:
+    """The descriptor facts of a LUT model file, from its ``meta``: the chroma of a luma model is bicubic
+    beside the tables, so its reach counts only where it is the larger."""
+    scale = int(np.prod([int(stage["scale"]) for stage in meta["stages"]]))
+    reach = pattern_reach(meta["stages"])
+    return {
+        "task": "upscale",
+        "scales": (scale,),
+        "input": str(meta["input"]),
+        "context": max(reach, CHROMA_REACH) if meta["input"] == "luma" else reach,
+        "default_scale": float(scale),
+    }
 
 
 @dataclass(frozen=True)
@@ -227,23 +244,11 @@ class LutEnhancer:
         return upscale(self.model, rgb)
 
 
-def load(info: ModelInfo) -> LutEnhancer:
-    """Registry loader: reads ``acutance/weights/{info.name}.npz``."""
-    return LutEnhancer(info=info, model=read_shipped(info, load_model_file, lambda m: m.scale))
+Enhancer = LutEnhancer
 
 
 def load_file(path: str | Path) -> LutEnhancer:
     """A model file of your own (``acutance train lut -o MODEL``) as an enhancer."""
-    model = load_model_file(path)
-    info = ModelInfo(
-        name=Path(path).stem,
-        task="upscale",
-        scales=(model.scale,),
-        summary=f"LUT SR tables from {path}",
-        licence="(your model)",
-        loader="acutance.lut.runtime:load_file",
-        input=model.input,
-        context=model.context + 2,  # + the bicubic chroma's reach for luma models
-        default_scale=float(model.scale),
-    )
-    return LutEnhancer(info=info, model=model)
+    from acutance.models.registry import load_model_file
+
+    return load_model_file(path)  # type: ignore[return-value]

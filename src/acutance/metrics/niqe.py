@@ -222,14 +222,13 @@ def save_model(model: NiqeModel, path: str | os.PathLike, *, overwrite: bool = F
 
 def read_model(path: str | os.PathLike) -> NiqeModel:
     """Read a model written by :func:`save_model`; anything else is a ``ModelError`` naming the file."""
+    from acutance.models.weights import read_model_npz
+
     dims = FEATURES_PER_SCALE * SCALES
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            mean, cov, meta = data["mean"], data["cov"], json.loads(str(data["meta"]))
-    except (OSError, KeyError, ValueError) as error:
-        raise ModelError(f"{path}: not a NIQE model file ({error})") from error
-    if meta.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{path}: format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
+    meta, arrays = read_model_npz(path, MODEL_FORMAT, "NIQE model file")
+    if set(arrays) != {"mean", "cov"}:
+        raise ModelError(f"{path}: a NIQE model file holds mean and cov, not {sorted(arrays)}")
+    mean, cov = arrays["mean"], arrays["cov"]
     if mean.shape != (dims,) or cov.shape != (dims, dims) or not (np.isfinite(mean).all() and np.isfinite(cov).all()):
         raise ModelError(f"{path}: expected a finite mean ({dims},) and covariance ({dims}, {dims}), "
                          f"got {mean.shape} and {cov.shape}")  # fmt: skip
@@ -238,16 +237,39 @@ def read_model(path: str | os.PathLike) -> NiqeModel:
 
 @lru_cache(maxsize=1)
 def default_model() -> NiqeModel:
-    """The shipped pristine model ``acutance/weights/niqe-pristine.npz``."""
-    from importlib import resources
+    """The shipped pristine model (registry name ``niqe-pristine``)."""
+    from acutance.models.registry import load_model
 
-    from acutance.models.weights import weight_path
+    return load_model(MODEL_NAME).model  # type: ignore[attr-defined]
 
-    resource = weight_path(MODEL_NAME)
-    if not resource.is_file():
-        raise ModelError(f"NIQE model file not found: {resource}")
-    with resources.as_file(resource) as path:
-        return read_model(path)
+
+# ------------------------------------------------------------------------------------------- the family
+
+FORMAT = MODEL_FORMAT
+read = read_model
+
+
+def describe(meta: dict) -> dict:
+    """A no-reference score of whole images (on the luminance): no scale, no tiles."""
+    return {"task": "quality", "scales": (1,), "input": "luma", "context": 0, "default_scale": 1.0}
+
+
+@dataclass(frozen=True)
+class NiqeScorer:
+    """The registered pristine model: ``scorer.score(rgb) -> float`` (lower = more natural). Not an
+    image-to-image model: called as one, it says where it belongs."""
+
+    info: object
+    model: NiqeModel
+
+    def score(self, rgb: np.ndarray) -> float:
+        return niqe(rgb, self.model)
+
+    def __call__(self, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        raise ModelError(f"{self.info.name} scores images (NIQE), it makes none: use 'acutance metrics --niqe IN'")  # type: ignore[attr-defined]
+
+
+Enhancer = NiqeScorer
 
 
 def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
@@ -35,7 +35,7 @@ def usm(info: ModelInfo, amount: float = 0.5, radius: float = 1.0, threshold: fl
     """Unsharp mask with these options; the context grows with the radius so tiles stay seamless."""
     needed = usm_reach(radius) + 1
     if info.context < needed:
-        info = replace(info, context=needed)
+        info = info.with_facts(context=needed)
     return ClassicalFilter(
         info=info,
         apply=partial(unsharp_mask, amount=amount, radius=radius, threshold=threshold),
@@ -46,13 +46,44 @@ def cas(info: ModelInfo, sharpness: float = 0.5) -> ClassicalFilter:
     return ClassicalFilter(info=info, apply=partial(contrast_adaptive_sharpen, sharpness=sharpness))
 
 
-def load(info: ModelInfo) -> ClassicalFilter:
-    if info.name == "usm":
+FORMAT = None  # no model file: the family's filters are named by the registry alone
+
+# name -> (task, scales, context): input pixels each output reads on each side
+_FACTS = {
+    "usm": ("sharpen", (1,), 4),  # blur cut at 3 sigma: ceil(3 * radius) + 1
+    "cas": ("sharpen", (1,), 1),
+    "cas-x2": ("upscale", (2,), 4),  # bicubic x2 reads 2 input pixels, CAS 1 output pixel
+    "anime4k-x2": ("upscale", (2,), 4),  # bicubic x2 reads 2 input pixels, one push pass 2 output pixels
+}
+
+
+@dataclass(frozen=True)
+class Named:
+    """What ``read`` gives: the filter's name as ``meta`` for ``describe``."""
+
+    meta: dict
+
+
+def read(name: str) -> Named:
+    if name not in _FACTS:
+        raise ModelError(f"{name!r} is not a classical filter (known: {', '.join(_FACTS)})")
+    return Named({"name": name})
+
+
+def describe(meta: dict) -> dict:
+    task, scales, context = _FACTS[meta["name"]]
+    return {"task": task, "scales": scales, "context": context, "default_scale": float(scales[0])}
+
+
+def Enhancer(info: ModelInfo, model: Named) -> ClassicalFilter:  # noqa: N802 (the family face's constructor)
+    name = model.meta["name"]
+    if name == "usm":
         return usm(info)
-    if info.name == "cas":
+    if name == "cas":
         return cas(info)
-    if info.name == "cas-x2":
-        return ClassicalFilter(info=info, apply=cas_upscale, upscale=True)
-    if info.name == "anime4k-x2":
-        return ClassicalFilter(info=info, apply=anime4k_upscale, upscale=True)
-    raise ModelError(f"{info.name!r} is not a classical filter")
+    return ClassicalFilter(info=info, apply=cas_upscale if name == "cas-x2" else anime4k_upscale, upscale=True)
+
+
+def load(info: ModelInfo) -> ClassicalFilter:
+    """A classical filter by its registry descriptor (``info.name``)."""
+    return Enhancer(info, read(info.name))

@@ -12,6 +12,9 @@ from acutance.models.descriptor import ModelInfo
 from acutance.resize import imresize
 
 _METHOD = {"bicubic": "bicubic", "lanczos": "lanczos3", "nearest": "nearest"}
+# Input pixels each output reads on each side: half the kernel support, doubled for the antialiased shrink.
+_CONTEXT = {"bicubic": 4, "lanczos": 6, "nearest": 2}
+FORMAT = None  # no model file: the family's models are named by the registry alone
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,23 @@ class Interpolator:
         return imresize(rgb, scale, method=self.method)
 
 
-def load(info: ModelInfo) -> Interpolator:
-    if info.name not in _METHOD:
-        raise ModelError(f"{info.name!r} is not an interpolator")
-    return Interpolator(info=info, method=_METHOD[info.name])
+def read(name: str) -> "Method":
+    if name not in _METHOD:
+        raise ModelError(f"{name!r} is not an interpolator (known: {', '.join(_METHOD)})")
+    return Method(_METHOD[name], {"name": name})
+
+
+@dataclass(frozen=True)
+class Method:
+    """What ``read`` gives: the ``imresize`` method, and ``meta`` (the name) for ``describe``."""
+
+    method: str
+    meta: dict
+
+
+def describe(meta: dict) -> dict:
+    return {"task": "upscale", "scales": None, "context": _CONTEXT[meta["name"]]}
+
+
+def Enhancer(info: ModelInfo, model: Method) -> Interpolator:  # noqa: N802 (the family face's constructor)
+    return Interpolator(info=info, method=model.method)

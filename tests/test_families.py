@@ -1,0 +1,114 @@
+"""Model families: one face per family, registry facts read from the files, one dispatch path."""
+
+from __future__ import annotations
+
+import importlib
+from importlib import resources
+
+import numpy as np
+import pytest
+from conftest import smooth_test_image
+
+from acutance.errors import ModelError
+from acutance.models import families
+from acutance.models.descriptor import FACTS, IMAGE_TASKS
+from acutance.models.registry import REGISTRY, ROWS, list_models, load_model
+from acutance.pipeline.tiling import run_tiled
+
+WEIGHTS = resources.files("acutance").joinpath("weights")
+IMAGE_MODELS = [info.name for info in list_models() if info.task in IMAGE_TASKS]
+
+
+@pytest.mark.parametrize("family", sorted(families.FAMILIES))
+def test_every_family_has_the_one_face(family):
+    module = importlib.import_module(families.FAMILIES[family].module)
+    assert module.FORMAT == families.FAMILIES[family].format  # the dispatch table and the module agree
+    for name in ("read", "describe", "Enhancer"):
+        assert callable(getattr(module, name)), f"{family} lacks {name}"
+
+
+@pytest.mark.parametrize("name", [row.name for row in ROWS.values() if row.file], ids=str)
+def test_no_registry_fact_differs_from_its_file(name):
+    """The facts a lookup gives (from the file's header) equal those of the fully read model, and the
+    loaded model's own scale; a loaded model carries the very descriptor ``list_models`` gives."""
+    info = REGISTRY[name]
+    looked_up = info.facts()
+    model = load_model(name)
+    assert model.info is info
+    inner = getattr(model, "model", None) or getattr(model, "runner", None) or getattr(model, "restorer", None)
+    meta = getattr(inner, "meta", None) or getattr(getattr(inner, "model", None), "meta", None) or model.meta
+    assert families.describe(ROWS[name].family, dict(meta)) == {k: v for k, v in looked_up.items() if k in families.describe(ROWS[name].family, dict(meta))}
+    scale = getattr(model, "scale", None) or getattr(getattr(model, "model", None), "scale", None)
+    if scale is None and hasattr(model, "runner"):
+        scale = model.runner.model.scale
+    if info.task == "upscale" and info.scales is not None:
+        assert info.scales == (scale,)
+    assert set(looked_up) == set(FACTS)
+
+
+def test_every_shipped_file_loads_by_name():
+    files = sorted(entry.name for entry in WEIGHTS.iterdir() if entry.is_file())
+    named = {row.file: row.name for row in ROWS.values() if row.file}
+    for file in files:
+        if file.endswith(".detail.safetensors"):  # a companion: the detail knob of its model
+            name = named[file.removesuffix(".detail.safetensors") + ".onnx"]
+            assert "detail" in REGISTRY[name].options
+            assert load_model(name, detail=0.5).info.name == name
+            continue
+        assert file in named, f"weights/{file} has no registry name"
+        assert load_model(named[file]).info.name == named[file]
+
+
+@pytest.mark.parametrize("name", [row.name for row in ROWS.values() if row.file], ids=str)
+def test_a_shipped_file_loaded_as_a_file_is_the_same_model(name, tmp_path):
+    """Names and files take one path: the file dispatches to its name's family and is described alike."""
+    with resources.as_file(WEIGHTS.joinpath(ROWS[name].file)) as path:
+        family = families.family_of_file(path)
+        if family == "deep":
+            assert ROWS[name].family == "deep-shipped"  # the detail knob is the shipped family's only
+        else:
+            assert family == ROWS[name].family
+        info = load_model(str(path)).info
+    registered = REGISTRY[name].facts()
+    assert {k: v for k, v in info.facts().items() if k != "options"} == {k: v for k, v in registered.items() if k != "options"}
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS, ids=str)
+def test_the_described_context_covers_the_receptive_field(name):
+    """Tiles with exactly the described context, no overlap to hide a seam, equal the whole image: a context
+    below the true receptive field shows here (hashed filters pick other buckets, tables other entries)."""
+    model = load_model(name)
+    info = model.info
+    scale = (info.scales or (2,))[0] if info.task == "upscale" else 1
+    image = smooth_test_image(44, 52, seed=11)
+    whole = model(image, scale)
+    tiled = run_tiled(lambda x: model(x, scale), image, scale=scale, tile=16, overlap=0, context=info.context)
+    assert np.abs(whole - tiled).max() <= 1e-5, f"{name}: context {info.context} is short of its receptive field"
+
+
+@pytest.mark.parametrize("name", [info.name for info in list_models() if info.task not in IMAGE_TASKS], ids=str)
+def test_face_and_quality_models_are_named_but_not_run_as_image_models(name):
+    model = load_model(name)
+    with pytest.raises(ModelError, match="acutance (faces|metrics)"):
+        model(smooth_test_image(16, 16), 1)
+
+
+def test_quality_models_score_by_name():
+    scorer = load_model("niqe-pristine")
+    value = scorer.score(smooth_test_image(192, 288, seed=5))
+    assert np.isfinite(value) and value > 0
+    from acutance.faces.quality import shipped_model
+    from acutance.metrics.niqe import default_model
+
+    assert default_model() is not None and shipped_model().meta["format"] == "acutance-face-quality"
+
+
+def test_unknown_files_and_formats_get_one_line_errors(tmp_path):
+    odd = tmp_path / "model.xyz"
+    odd.write_bytes(b"x")
+    with pytest.raises(ModelError, match="unknown model file type"):
+        load_model(str(odd))
+    other = tmp_path / "other.npz"
+    np.savez(other, meta=np.array('{"format": "somebody-else-1"}'))
+    with pytest.raises(ModelError, match="format 'somebody-else-1'"):
+        load_model(str(other))
