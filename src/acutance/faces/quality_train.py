@@ -1,6 +1,6 @@
 """Training the face-quality regressor (SDD-FIQA style) on LFW.
 
-Steps (``python -m acutance.faces.quality_train --help``):
+Steps (``acutance train face-quality --help`` runs both):
 
 1. ``cache``: for every LFW image (``faces/lfw/<identity>/*.jpg``), and a seeded synthetic degradation of
    every third one (blur, downscale, noise, JPEG, alone or combined), find the face, align dlib's 150x150
@@ -19,7 +19,6 @@ Torch is used here only (extra ``train``); inference (:mod:`acutance.faces.quali
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass
@@ -238,9 +237,13 @@ class TrainOptions:
     seed: int = 0
 
 
-def fit_mlp(x: np.ndarray, y: np.ndarray, options: TrainOptions) -> dict[str, np.ndarray]:
-    """One-hidden-layer MLP (standardised features -> label), Huber loss, full-batch Adam; numpy weights."""
+def fit_mlp(x: np.ndarray, y: np.ndarray, options: TrainOptions, checkpoint: Path | None = None,
+            stop_after: int | None = None) -> dict[str, np.ndarray]:
+    """One-hidden-layer MLP (standardised features -> label), Huber loss, full-batch AdamW (a constant step,
+    on ``acutance.train.loop``; ``checkpoint`` makes it resumable); numpy weights."""
     import torch
+
+    from acutance.train.loop import LoopOptions, fit
 
     torch.manual_seed(options.seed)
     mean, std = x.mean(0), x.std(0) + 1e-6
@@ -251,11 +254,9 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, options: TrainOptions) -> dict[str, np
                               torch.nn.Linear(options.hidden, 1))
     opt = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     loss_fn = torch.nn.HuberLoss(delta=options.huber_delta)
-    for _ in range(options.epochs):
-        opt.zero_grad()
-        loss = loss_fn(net(xt).squeeze(1), yt)
-        loss.backward()
-        opt.step()
+    loop = LoopOptions(steps=options.epochs, lr=options.lr, lr_min=options.lr, log_every=options.epochs)
+    fit(net, opt, lambda step: {"huber": loss_fn(net(xt).squeeze(1), yt)}, loop, checkpoint=checkpoint,
+        name="face quality", progress=False, stop_after=stop_after, log=None)
     w1, b1 = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
     w2, b2 = net[2].weight.detach().numpy(), net[2].bias.detach().numpy()
     return {
@@ -369,26 +370,3 @@ def train_and_save(cache: Path, output: Path, holdout: int, options: TrainOption
     save_quality_model(output, arrays, meta)
     return {"seconds": round(time.time() - started, 1), "chosen": chosen, "cross_validation": validation,
             "trained_on": meta["trained_on"], "label_range": meta["label_range"]}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m acutance.faces.quality_train", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="step", required=True)
-    c = sub.add_parser("cache", help="embeddings and chips of LFW (+ degraded copies)")
-    c.add_argument("--lfw", type=Path, default=Path(__file__).resolve().parents[3] / "../shared/data/faces/lfw")
-    c.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    t = sub.add_parser("train", help="pseudo-labels + regressor -> npz")
-    t.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    t.add_argument("-o", "--output", type=Path, required=True)
-    t.add_argument("--holdout", type=int, default=HOLDOUT_IDENTITIES)
-    args = parser.parse_args(argv)
-    if args.step == "cache":
-        build_cache(CacheOptions(lfw=args.lfw.resolve(), cache=args.cache))
-        return 0
-    report = train_and_save(args.cache, args.output, args.holdout, TrainOptions())
-    print(json.dumps(report, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,20 +12,21 @@ Recipe (see docs/face_restorer.md):
   zero, so training starts from the best linear restorer: useful when the CPU is scarce);
 - loss: L1 plus 0.5 x L1 of the image gradients (keeps edges from washing out); Adam with cosine decay
   over the run's progress (steps, or time when a time limit is set, whichever is further);
-- checkpoints every ``checkpoint_every`` steps, so a run can stop at any time and resume.
+- checkpoints every ``checkpoint_every`` steps (``acutance.train``), so a run can stop at any time and resume
+  to the same weights.
 
 Identity fine-tune (``--init-onnx``): starts from an exported FaceUNet and trains on whole 128 crops with
 L1 + 0.5 x gradient L1 + ``--identity-weight`` x (1 - cosine of dlib's face descriptors of the restored and
 the clean crop), through a torch copy of dlib's recognition network (``acutance.faces.identity_loss``); the
 last ``--validation-identities`` training identities are kept out to validate on.
 
-Run: ``nice -n 10 python -m acutance.faces.train --lfw ../shared/data/faces/lfw --out face-restore.onnx``
-(add ``--init-onnx face-restore.onnx --identity-weight 1.5`` for the identity fine-tune).
+Run: ``nice -n 10 acutance train face --lfw ../shared/data/faces/lfw -o face-restore.onnx`` (add
+``--init-onnx face-restore.onnx --identity-weight 1.5`` for the identity fine-tune); the loop is
+``acutance.train.loop``, and a rerun of the same command resumes from the run folder (``OUTPUT.run``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -287,15 +288,26 @@ def _loss(out, target, grad_weight: float):
 
 
 
-def _cosine_lr(opts, step: int, elapsed: float, floor: float) -> float:
-    """Cosine decay from ``opts.lr`` to ``floor * opts.lr`` over the run's progress: steps done or, with a time
-    limit, the share of the time spent (whichever is further)."""
-    progress = step / opts.steps
-    if opts.time_limit_s:
-        progress = max(progress, elapsed / opts.time_limit_s)
-    return opts.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+def _fit(model, optimiser, step_losses, opts, rng, floor: float, checkpoint, log_path, config: dict, log,
+         validate=None, stop_after=None):
+    """Both face trainers on ``acutance.train.loop``: Adam, cosine decay to ``floor`` x lr over the steps (or
+    the time limit), a checkpoint every ``checkpoint_every`` steps."""
+    from acutance.train.loop import LoopOptions, fit
 
-def train(crops: np.ndarray, opts: TrainOptions, checkpoint: Path | None = None, log=print):
+    options = LoopOptions(steps=opts.steps, lr=opts.lr, lr_min=floor * opts.lr, checkpoint_every=opts.checkpoint_every,
+                          log_every=opts.checkpoint_every, time_limit_s=opts.time_limit_s,
+                          val_every=getattr(opts, "validate_every", 0))  # fmt: skip
+    return fit(model, optimiser, step_losses, options, rng=rng, checkpoint=checkpoint, log_path=log_path,
+               config=config, validate=validate, name="face", progress=False, stop_after=stop_after, log=log)
+
+
+def _loop_config(opts) -> dict:
+    """What a resumed run must share with the checkpoint (the length and the time limit may change)."""
+    return {k: v for k, v in asdict(opts).items() if k not in ("steps", "time_limit_s", "checkpoint_every")}
+
+
+def train(crops: np.ndarray, opts: TrainOptions, checkpoint: Path | None = None, log=print,
+          log_path: Path | None = None, stop_after: int | None = None):
     """Train a FaceUNet on uint8 aligned crops (N x size x size x 3); resumes from ``checkpoint`` when it
     exists and saves it every ``checkpoint_every`` steps. Returns ``(model, info)``."""
     import torch
@@ -306,69 +318,26 @@ def train(crops: np.ndarray, opts: TrainOptions, checkpoint: Path | None = None,
         raise OptionError(f"crops must be N x {opts.size} x {opts.size} x 3, got {crops.shape}")
     torch.manual_seed(opts.seed)
     model = FaceUNet(opts.base, opts.levels, opts.linear_kernel)
-    optim = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.99))
-    step, elapsed, history = 0, 0.0, []
-    if checkpoint is not None and Path(checkpoint).is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if state["options"] != json.dumps(asdict(opts), sort_keys=True):
-            log("note: checkpoint options differ from these; resuming anyway")
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        step, elapsed, history = int(state["step"]), float(state["elapsed"]), json.loads(state["history"])
-        log(f"resumed at step {step}")
-    rng = np.random.default_rng(opts.seed + step)
-    if step == 0 and opts.linear_kernel:
+    optimiser = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.99))
+    rng = np.random.default_rng(opts.seed)
+    if opts.linear_kernel and not (checkpoint is not None and Path(checkpoint).is_file()):
         weight, bias = fit_linear(crops, opts, rng)
         with torch.no_grad():
             model.linear.weight.copy_(torch.from_numpy(weight))
             model.linear.bias.copy_(torch.from_numpy(bias))
         log("fitted the linear branch by least squares")
 
-    def save() -> None:
-        if checkpoint is None:
-            return
-        state = {
-            "model": model.state_dict(),
-            "optim": optim.state_dict(),
-            "step": step,
-            "elapsed": elapsed,
-            "history": json.dumps(history),
-            "options": json.dumps(asdict(opts), sort_keys=True),
-        }
-        tmp = Path(str(checkpoint) + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(checkpoint)
-
-    model.train()
-    cpu_start = time.process_time()
-    start = time.perf_counter() - elapsed
-    running = 0.0
-    while step < opts.steps:
-        lr = _cosine_lr(opts, step, elapsed, floor=0.02)
-        for group in optim.param_groups:
-            group["lr"] = lr
+    def step_losses(step: int) -> dict:
         lq, hq = _batch(crops, opts, rng)
-        out = model(torch.from_numpy(lq))
-        loss = _loss(out, torch.from_numpy(hq), opts.grad_weight)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        step += 1
-        running += float(loss.detach())
-        elapsed = time.perf_counter() - start
-        if step % opts.checkpoint_every == 0 or step == opts.steps:
-            n = opts.checkpoint_every if step % opts.checkpoint_every == 0 else step % opts.checkpoint_every
-            history.append([step, round(elapsed, 1), running / n])
-            log(f"step {step}/{opts.steps}  loss {running / n:.4f}  lr {lr:.2e}  {elapsed:.0f}s")
-            running = 0.0
-            save()
-        if opts.time_limit_s and elapsed > opts.time_limit_s:
-            log(f"time limit reached at step {step}")
-            save()
-            break
-    model.eval()
+        return {"loss": _loss(model(torch.from_numpy(lq)), torch.from_numpy(hq), opts.grad_weight)}
+
+    cpu_start = time.process_time()
+    result = _fit(model, optimiser, step_losses, opts, rng, 0.02, checkpoint, log_path, _loop_config(opts), log,
+                  stop_after=stop_after)
     cpu = round(time.process_time() - cpu_start, 1)  # this session's CPU time (the machine is shared)
-    return model, {"steps": step, "seconds": round(elapsed, 1), "cpu_seconds_last_session": cpu, "history": history}
+    history = [[r["step"], r["seconds"], r["loss"]] for r in result.history]
+    return result.model, {"steps": result.step, "seconds": result.seconds, "cpu_seconds_last_session": cpu,
+                          "history": history}
 
 
 def export_onnx(model, path: Path, meta: dict, size: int = NATIVE_SIZE) -> None:
@@ -502,7 +471,8 @@ def _validate(model, net, crops, theta, target) -> dict[str, float]:
 
 
 def finetune_identity(crops: np.ndarray, geometry: dict, opts: IdentityOptions, model, validation=None,
-                      checkpoint: Path | None = None, log=print):
+                      checkpoint: Path | None = None, log=print, log_path: Path | None = None,
+                      stop_after: int | None = None):
     """Fine-tune ``model`` (a FaceUNet, e.g. the shipped one via :func:`load_onnx_into`) on whole crops with
     L1 + ``grad_weight`` x L1 of the gradients + ``identity_weight`` x (1 - cosine of dlib's descriptors of
     the restored crop and of the clean crop). Descriptors of the restored crop come from the torch copy of
@@ -520,103 +490,43 @@ def finetune_identity(crops: np.ndarray, geometry: dict, opts: IdentityOptions, 
     for p in net.parameters():
         p.requires_grad_(False)
     torch.manual_seed(opts.seed)
-    optim = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.99))
-    step, elapsed, history, checks = 0, 0.0, [], []
-    if checkpoint is not None and Path(checkpoint).is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        step, elapsed = int(state["step"]), float(state["elapsed"])
-        history, checks = json.loads(state["history"]), json.loads(state["checks"])
-        log(f"resumed at step {step}")
+    optimiser = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.99))
+    rng = np.random.default_rng(opts.seed)
+    theta_all, target_all = torch.from_numpy(geometry["theta"]), torch.from_numpy(geometry["target"])
+    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))  # noqa: E731
 
-    def save() -> None:
-        if checkpoint is None:
-            return
-        state = {"model": model.state_dict(), "optim": optim.state_dict(), "step": step, "elapsed": elapsed,
-                 "history": json.dumps(history), "checks": json.dumps(checks),
-                 "options": json.dumps(asdict(opts), sort_keys=True)}
-        tmp = Path(str(checkpoint) + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(checkpoint)
-
-    def validate() -> None:
-        if validation is None:
-            return
-        model.eval()
-        result = _validate(model, net, validation[0], validation[1]["theta"], validation[1]["target"])
-        model.train()
-        checks.append({"step": step, **{k: round(v, 5) for k, v in result.items()}})
-        log(f"  validation at step {step}: PSNR {result['psnr']:.3f} (bicubic {result['psnr_bicubic']:.3f})  "
-            f"identity {result['identity']:.4f} (bicubic {result['identity_bicubic']:.4f}, "
-            f"{result['identity_wins']}/{len(validation[0])} higher)")
-
-    if step == 0:
-        validate()
-    rng = np.random.default_rng(opts.seed + step)
-    theta_all = torch.from_numpy(geometry["theta"])
-    target_all = torch.from_numpy(geometry["target"])
-    model.train()
-    start = time.perf_counter() - elapsed
-    running = np.zeros(2)
-    while step < opts.steps:
-        lr = _cosine_lr(opts, step, elapsed, floor=0.05)
-        for group in optim.param_groups:
-            group["lr"] = lr
+    def step_losses(step: int) -> dict:
         idx = rng.integers(0, len(crops), opts.batch)
         clean = crops[idx].astype(np.float32) / np.float32(255.0)
-        bad = np.stack([degrade_face(c, rng) for c in clean])
-        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
-        out = model(to_t(bad))
-        pixel = _loss(out, to_t(clean), opts.grad_weight)
-        ident = identity_loss(net, out.clamp(0, 1), theta_all[idx], target_all[idx]) if opts.identity_weight else out.sum() * 0
-        loss = pixel + opts.identity_weight * ident
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        step += 1
-        running += [float(pixel.detach()), float(ident.detach())]
-        elapsed = time.perf_counter() - start
-        if step % opts.checkpoint_every == 0 or step == opts.steps:
-            n = opts.checkpoint_every if step % opts.checkpoint_every == 0 else step % opts.checkpoint_every
-            history.append([step, round(elapsed, 1), running[0] / n, running[1] / n])
-            log(f"step {step}/{opts.steps}  pixel {running[0] / n:.4f}  identity {running[1] / n:.4f}  lr {lr:.2e}  {elapsed:.0f}s")
-            running[:] = 0
-            save()
-        if step % opts.validate_every == 0 or step == opts.steps:
-            validate()
-            save()
-        if opts.time_limit_s and elapsed > opts.time_limit_s:
-            log(f"time limit reached at step {step}")
-            if step % opts.validate_every:
-                validate()
-            save()
-            break
-    model.eval()
-    return model, {"steps": step, "seconds": round(elapsed, 1), "history": history, "validation": checks}
+        out = model(to_t(np.stack([degrade_face(c, rng) for c in clean])))
+        terms = {"pixel": _loss(out, to_t(clean), opts.grad_weight)}
+        if opts.identity_weight:
+            terms["identity"] = opts.identity_weight * identity_loss(net, out.clamp(0, 1), theta_all[idx], target_all[idx])
+        return terms
+
+    def validate(restorer) -> dict:
+        result = _validate(restorer, net, validation[0], validation[1]["theta"], validation[1]["target"])
+        log(f"  validation: PSNR {result['psnr']:.3f} (bicubic {result['psnr_bicubic']:.3f})  identity "
+            f"{result['identity']:.4f} (bicubic {result['identity_bicubic']:.4f}, {result['identity_wins']}/"
+            f"{len(validation[0])} higher)")  # fmt: skip
+        return {"identity": result["identity"], **{k: round(v, 5) for k, v in result.items()}}
+
+    checks = []
+    if validation is not None and not (checkpoint is not None and Path(checkpoint).is_file()):
+        model.eval()
+        with torch.no_grad():
+            checks.append({"step": 0, **validate(model)})
+    result = _fit(model, optimiser, step_losses, opts, rng, 0.05, checkpoint, log_path, _loop_config(opts), log,
+                  validate if validation is not None else None, stop_after)
+    checks += [{k: v for k, v in r.items() if k not in ("seconds", "lr", "pixel", "finished")}
+               for r in result.history if "psnr" in r]  # fmt: skip
+    history = [[r["step"], r["seconds"], r["pixel"], r.get("identity", 0.0)] for r in result.history]
+    return result.model, {"steps": result.step, "seconds": result.seconds, "history": history, "validation": checks}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lfw", type=Path, required=True)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/acutance-faces/lfw_aligned128.npz"))
-    parser.add_argument("--checkpoint", type=Path, default=Path("/tmp/acutance-faces/face_unet.pt"))
-    parser.add_argument("--out", type=Path, required=True, help="the ONNX file to write")
-    parser.add_argument("--steps", type=int, default=TrainOptions.steps)
-    parser.add_argument("--time-limit", type=float, default=0.0, help="seconds")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--per-identity", type=int, default=2, help="images per training identity (0: all)")
-    parser.add_argument("--per-held-out", type=int, default=2, help="images per held-out identity (0: all)")
-    parser.add_argument("--prepare-only", action="store_true")
-    tune = parser.add_argument_group("identity fine-tune (with --init-onnx)")
-    tune.add_argument("--init-onnx", type=Path, help="fine-tune this exported FaceUNet with the identity loss")
-    tune.add_argument("--identity-weight", type=float, default=IdentityOptions.identity_weight)
-    tune.add_argument("--batch", type=int, default=IdentityOptions.batch)
-    tune.add_argument("--lr", type=float, default=IdentityOptions.lr)
-    tune.add_argument("--validation-identities", type=int, default=40,
-                      help="the last N training identities (sorted) are left out of the fine-tune to validate on")
-    tune.add_argument("--identity-cache", type=Path, default=Path("/tmp/acutance-faces/identity_targets.npz"))
-    args = parser.parse_args(argv)
+def main(args, run: Path) -> int:
+    """``acutance train face`` (``acutance.cli.train_cmd``): train or, with ``--init-onnx``, fine-tune; the
+    checkpoint and log.jsonl are in the run folder ``run``."""
     import torch
 
     torch.set_num_threads(args.threads)
@@ -628,9 +538,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare_only:
         return 0
     if args.init_onnx is not None:
-        return _main_identity(args, data, names, held)
-    opts = TrainOptions(steps=args.steps, time_limit_s=args.time_limit)
-    model, info = train(data["crops"][keep], opts, args.checkpoint)
+        return _main_identity(args, data, names, held, run)
+    from acutance.train.loop import run_files
+
+    checkpoint, log_path = run_files(run)
+    opts = TrainOptions(steps=args.steps or TrainOptions.steps, time_limit_s=args.time_limit)
+    model, info = train(data["crops"][keep], opts, checkpoint, log_path=log_path)
     meta = {
         "name": "face-restore",
         "arch": "FaceUNet",
@@ -648,12 +561,12 @@ def main(argv: list[str] | None = None) -> int:
             "history": info["history"],
         },
     }
-    export_onnx(model, args.out, meta, opts.size)
-    print(f"wrote {args.out}")
+    export_onnx(model, args.output, meta, opts.size)
+    print(f"wrote {args.output}")
     return 0
 
 
-def _main_identity(args, data: dict, names: list[str], held: set[str]) -> int:
+def _main_identity(args, data: dict, names: list[str], held: set[str], run: Path) -> int:
     """``--init-onnx``: fine-tune an exported FaceUNet with the dlib identity loss and export it."""
     from acutance.faces.arch.unet import FaceUNet
     from acutance.faces.restorer import load_restorer
@@ -671,10 +584,14 @@ def _main_identity(args, data: dict, names: list[str], held: set[str]) -> int:
     geometry = identity_targets(data["crops"][fit | val], args.identity_cache)
     index = np.flatnonzero(fit | val)
     pick = lambda mask: {k: geometry[k][np.isin(index, np.flatnonzero(mask))] for k in ("theta", "target")}
-    opts = IdentityOptions(identity_weight=args.identity_weight, batch=args.batch, lr=args.lr, steps=args.steps,
-                           time_limit_s=args.time_limit)
+    from acutance.train.loop import run_files
+
+    checkpoint, log_path = run_files(run)
+    opts = IdentityOptions(identity_weight=args.identity_weight, batch=args.batch, lr=args.lr,
+                           steps=args.steps or TrainOptions.steps, time_limit_s=args.time_limit)
     validation = (data["crops"][val], pick(val)) if val.any() else None
-    model, info = finetune_identity(data["crops"][fit], pick(fit), opts, model, validation, args.checkpoint)
+    model, info = finetune_identity(data["crops"][fit], pick(fit), opts, model, validation, checkpoint,
+                                    log_path=log_path)
     meta = dict(base.meta)
     meta["training"] = dict(base.meta.get("training", {}))
     meta["training"]["identity_finetune"] = {
@@ -691,10 +608,6 @@ def _main_identity(args, data: dict, names: list[str], held: set[str]) -> int:
     }
     meta["training"]["steps"] = int(base.meta.get("training", {}).get("steps", 0)) + info["steps"]
     meta["training"]["seconds"] = round(float(base.meta.get("training", {}).get("seconds", 0)) + info["seconds"], 1)
-    export_onnx(model, args.out, meta, int(base.meta["native_size"]))
-    print(f"wrote {args.out}")
+    export_onnx(model, args.output, meta, int(base.meta["native_size"]))
+    print(f"wrote {args.output}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,17 +10,15 @@ Data: random HR crops from the training folders at a random scale in [scale_min,
 to a fixed LR size, stored as 8 bit; L1 on MATLAB Y (0-255), a border of 2 LR pixels left out of the loss
 (the crop's own edges are not image edges).
 
-Usage (torch, CPU, one thread advised)::
+The loop is ``acutance.train.loop`` (resumable checkpoints, progress, JSON-lines log). Usage (torch, CPU, one
+thread advised)::
 
-    python -m acutance.lut.lerf_train --data DIR [--data DIR2] -o lerf.npz [--steps N] [--minutes M]
+    acutance train lerf --data DIR [--data DIR2] -o lerf.npz [--steps N] [--minutes M] [--config FILE]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,6 +53,13 @@ class LerfConfig:
     threads: int = 1
     checkpoint_every: int = 500
     init: str = ""  # start from this model file's tables (e.g. a second phase at a lower learning rate)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides) -> "LerfConfig":
+        """Options from a JSON or TOML file (unknown keys refused), then the non-None overrides."""
+        from acutance.options import read_options
+
+        return cls(**read_options(cls, path, overrides))
 
 
 # ------------------------------------------------------------------------------------------- fast lookups
@@ -434,15 +439,11 @@ def to_model(refine_tables, kernel_tables, config: LerfConfig, meta: dict | None
 
 
 def load_images(dirs: list[Path], max_images: int, seed: int) -> list[np.ndarray]:
-    from acutance.io import list_images, read_image
+    from acutance.io import read_image
+    from acutance.train.data import find_images, shuffled
 
-    files = sorted(f for d in dirs for f in list_images(Path(d), recursive=True)[0])
-    order = np.random.default_rng(seed).permutation(len(files))[:max_images]
-    out = []
-    for i in order:
-        rgb = read_image(files[i]).rgb
-        out.append(np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
-    return out
+    return [np.rint(np.clip(read_image(path).rgb, 0, 1) * 255).astype(np.uint8)
+            for path in shuffled(find_images(dirs, sort=True), max_images, seed)]
 
 
 def sample_batch(images, config: LerfConfig, rng: np.random.Generator):
@@ -481,97 +482,46 @@ def sample_batch(images, config: LerfConfig, rng: np.random.Generator):
     )
 
 
-# ------------------------------------------------------------------------------------------- loop
+# ------------------------------------------------------------------------------------------- recipe
 
 
-def train(
-    config: LerfConfig,
-    data_dirs: list[Path],
-    output: Path | None = None,
-    log=print,
-    images=None,
-):
-    """Adam on the tables; returns the model. Writes ``output`` every ``checkpoint_every`` steps and at the end."""
+def train(config: LerfConfig, data_dirs: list[Path], log=print, images=None, run: Path | None = None,
+          progress: bool = False, stop_after: int | None = None) -> LerfModel:
+    """Adam on the tables (constant steps) on the loop of ``acutance.train``; returns the model.
+
+    run: a run folder (checkpoint every ``checkpoint_every`` steps, log.jsonl): a rerun resumes from it.
+    """
+    from acutance.train.loop import LoopOptions, fit, open_run, parameters_module, run_files
+
     torch = _torch()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
     start = time.perf_counter()
     if images is None:
         images = load_images(data_dirs, config.max_images, config.seed)
     log(f"{len(images)} training images loaded ({time.perf_counter() - start:.0f} s)")
     refine_tables, kernel_tables = init_tables(config)
+    holder = parameters_module(kernel_tables, refine_tables or [])
     groups = [{"params": kernel_tables, "lr": config.lr_kernel}]
     if refine_tables is not None:
         groups.append({"params": refine_tables, "lr": config.lr_refine})
-    optimiser = torch.optim.Adam(groups)
     rng = np.random.default_rng(config.seed + 1)
-    running, count, step = 0.0, 0, 0
-    train_start = time.perf_counter()
 
-    def snapshot(step: int) -> LerfModel:
-        meta = {
-            "config": asdict(config), "steps": step,
-            "train_seconds": round(time.perf_counter() - train_start, 1),
-            "method": "tables trained directly (Adam through 4-simplex interpolation), L1 on Y",
-        }  # fmt: skip
-        return to_model(refine_tables, kernel_tables, config, meta)
-
-    for step in range(1, config.steps + 1):
+    def losses(step: int) -> dict:
         lr_np, hr_np = sample_batch(images, config, rng)
         size = hr_np.shape[2:]
-        out = forward(
-            torch.from_numpy(lr_np), refine_tables, kernel_tables, config.patterns, size
-        )
-        by = math.ceil(2 * size[0] / config.lr_size)
-        bx = math.ceil(2 * size[1] / config.lr_size)
-        diff = (out - torch.from_numpy(hr_np))[:, :, by:-by, bx:-bx]
-        loss = diff.abs().mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        running += loss.item()
-        count += 1
-        if step % 100 == 0:
-            log(
-                f"  step {step}: L1 {running / count:.3f} levels ({time.perf_counter() - train_start:.0f} s)"
-            )
-            running, count = 0.0, 0
-        if output is not None and step % config.checkpoint_every == 0:
-            save_model(snapshot(step), output)
-        if config.minutes and time.perf_counter() - train_start > config.minutes * 60:
-            log(f"  time limit reached at step {step}")
-            break
-    model = snapshot(step)
-    if output is not None:
-        save_model(model, output)
-    return model
+        out = forward(torch.from_numpy(lr_np), refine_tables, kernel_tables, config.patterns, size)
+        by, bx = math.ceil(2 * size[0] / config.lr_size), math.ceil(2 * size[1] / config.lr_size)
+        return {"l1": (out - torch.from_numpy(hr_np))[:, :, by:-by, bx:-bx].abs().mean()}
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, action="append", required=True)
-    parser.add_argument("-o", "--output", type=Path, required=True)
-    parser.add_argument("--config", type=Path, help="JSON file of LerfConfig fields")
-    for name, value in asdict(LerfConfig()).items():
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            parser.add_argument(f"--{name.replace('_', '-')}", type=type(value))
-    args = parser.parse_args(argv)
-    values = json.loads(args.config.read_text()) if args.config else {}
-    values |= {
-        k: getattr(args, k)
-        for k in asdict(LerfConfig())
-        if getattr(args, k, None) is not None
-    }
-    config = LerfConfig(**values)
-    train(
-        config,
-        args.data,
-        args.output,
-        log=lambda line: print(line, file=sys.stderr, flush=True),
-    )
-    print(f"wrote {args.output}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    options = LoopOptions(steps=config.steps, lr=config.lr_kernel, lr_min=config.lr_kernel, log_every=100,
+                          checkpoint_every=config.checkpoint_every, time_limit_s=config.minutes * 60)
+    checkpoint, log_path = run_files(run) if run is not None else (None, None)
+    result = fit(holder, torch.optim.Adam(groups), losses, options, rng=rng, checkpoint=checkpoint,
+                 log_path=log_path, name="lerf", progress=progress, stop_after=stop_after, log=log)
+    meta = {
+        "config": asdict(config), "steps": result.step, "train_seconds": result.seconds,
+        "method": "tables trained directly (Adam through 4-simplex interpolation), L1 on Y",
+    }  # fmt: skip
+    return to_model(refine_tables, kernel_tables, config, meta)
