@@ -8,7 +8,7 @@ import json
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("list", help="list the registered models", description=__doc__)
-    parser.add_argument("--task", help="only models of this task (upscale, denoise, deblock, sharpen, face)")
+    parser.add_argument("--task", help="only models of this task (upscale, denoise, deblock, sharpen, face, quality)")
     parser.add_argument("--json", action="store_true", help="print the descriptors as JSON")
     parser.set_defaults(func=run)
 
@@ -31,13 +31,11 @@ def _headline(measured: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     from acutance.models.registry import list_models
 
-    models = list_models(args.task)
+    models = list_models(args.task)  # each model's facts are read from its file's header here
     if args.json:
-        print(json.dumps([asdict(m) | {"measured": m.measured()} for m in models], indent=2))
+        print(json.dumps([m.to_dict() | {"measured": m.measured()} for m in models], indent=2))
         return 0
     rows = [(m.name, m.task, _scales(m.scales), _headline(m.measured()), m.summary) for m in models]
     header = ("model", "task", "scales", "measured", "summary")

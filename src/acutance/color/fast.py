@@ -2,8 +2,9 @@
 
 The conversions are ``cv2.transform`` with 3x4 affine maps read off the float64 reference
 (:mod:`acutance.color.ycbcr`): several times faster and multi-threaded, within ~1e-7 of the reference (far
-below an 8-bit step). Luma models (RAISR, LUT, edge-SR, LeRF) filter Y and take Cb/Cr by MATLAB bicubic:
-:func:`upscale_luma` is that path, written once.
+below an 8-bit step). Luma models (LUT, edge-SR, LeRF) filter Y and take Cb/Cr by MATLAB bicubic:
+:func:`upscale_luma` is that path, written once. RAISR upscalers, whose layers touch only Y, take Cb/Cr by
+OpenCV's bicubic instead (``acutance.raisr.model.initial_state``: 3x faster, visually the same).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ import numpy as np
 
 from acutance.contract import check_rgb
 from acutance.errors import ModelError
-from acutance.filters import anime4k_upscale, cas_upscale, contrast_adaptive_sharpen, unsharp_mask, usm_reach
 from acutance.models.descriptor import ModelInfo
 
 
@@ -33,6 +32,8 @@ class ClassicalFilter:
 
 def usm(info: ModelInfo, amount: float = 0.5, radius: float = 1.0, threshold: float = 0.0) -> ClassicalFilter:
     """Unsharp mask with these options; the context grows with the radius so tiles stay seamless."""
+    from acutance.filters import unsharp_mask, usm_reach  # the kernels (numba) only when a filter is made
+
     needed = usm_reach(radius) + 1
     if info.context < needed:
         info = info.with_facts(context=needed)
@@ -43,6 +44,8 @@ def usm(info: ModelInfo, amount: float = 0.5, radius: float = 1.0, threshold: fl
 
 
 def cas(info: ModelInfo, sharpness: float = 0.5) -> ClassicalFilter:
+    from acutance.filters import contrast_adaptive_sharpen
+
     return ClassicalFilter(info=info, apply=partial(contrast_adaptive_sharpen, sharpness=sharpness))
 
 
@@ -81,6 +84,8 @@ def Enhancer(info: ModelInfo, model: Named) -> ClassicalFilter:  # noqa: N802 (t
         return usm(info)
     if name == "cas":
         return cas(info)
+    from acutance.filters import anime4k_upscale, cas_upscale
+
     return ClassicalFilter(info=info, apply=cas_upscale if name == "cas-x2" else anime4k_upscale, upscale=True)
 
 
