@@ -148,11 +148,12 @@ def _stage_tables(model) -> dict:
 
 
 def test_lut_net_and_finetune_resume_bit_exactly(folder, tmp_path):
-    """Two gradient phases (MLP nets, then the tables), each interrupted inside."""
+    """Two gradient phases (MLP nets, then the tables), each interrupted inside (``stop_after`` counts the steps
+    of each phase)."""
     from acutance.lut.train import TrainConfig, train
 
     config = TrainConfig.load(None, scale=2, method="net", patterns=["s"], stages=2, hidden=4, steps=3, batch=2,
-                              crop=16, finetune_steps=3)  # fmt: skip
+                              crop=16, finetune_steps=5)  # fmt: skip
     run = lambda stop, run_dir: train(config, [folder], log=lambda _: None, run=run_dir, stop_after=stop)  # noqa: E731
     straight = run(None, None)
     first = _interrupted(run, 2)  # stops inside the net phase
