@@ -186,7 +186,6 @@ def test_format_that_disagrees_with_the_extension_is_an_error(tmp_path):
     assert check_output_format(tmp_path / "x.TIF", format="tiff", bit_depth=16) == "TIFF"
 
 
-@pytest.mark.xfail(strict=True, reason="needs acutance.io.check_output_format called in upscale_cmd._run_file")
 def test_cli_format_that_disagrees_with_the_output_name_is_an_error(tmp_path):
     source = tmp_path / "in.png"
     PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(source)
@@ -272,3 +271,16 @@ def test_png_chunks_are_not_written_into_other_formats(tmp_path):
     _png_with_colour_chunks(tmp_path / "in.png", 8)
     out = write_image(tmp_path / "out.tif", read_image(tmp_path / "in.png"))
     assert read_image(out).meta.png_chunks == ()
+
+
+def test_cli_prints_the_alpha_notice_as_one_line(tmp_path, capsys):
+    from acutance.cli.main import main
+
+    source = tmp_path / "logo.png"
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0], rgba[:, :4, 3] = 255, 255
+    PILImage.fromarray(rgba).save(source)
+    assert main(["upscale", str(source), "-o", str(tmp_path / "logo.jpg")]) == 0
+    err = capsys.readouterr().err
+    assert f"acutance: warning: {tmp_path / 'logo.jpg'}: JPEG holds no alpha; transparent areas composited over white\n" in err
+    assert "ImageNotice" not in err and "warnings.warn" not in err

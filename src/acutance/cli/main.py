@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from acutance.errors import AcutanceError
 
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     from acutance.limits import using
 
     try:
-        with using(limits_from_arguments(args)):  # the resource limits a command's flags asked for
+        with using(limits_from_arguments(args)), warnings.catch_warnings():  # the limits a command's flags asked for
+            warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
     except AcutanceError as error:
         print(f"acutance: error: {error}", file=sys.stderr)
@@ -103,6 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("acutance: interrupted", file=sys.stderr)
         return 130
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings (e.g. ``acutance.io.ImageNotice``: alpha composited for JPEG) as one line, like errors;
+    anyone else's as Python prints them."""
+    if category.__module__.startswith("acutance."):
+        print(f"acutance: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 if __name__ == "__main__":

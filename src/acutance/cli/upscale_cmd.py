@@ -266,7 +266,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _run_file(args: argparse.Namespace, model, scale: float) -> int:
-    from acutance.io import check_writable_output, is_image_path
+    from acutance.io import check_output_format, check_writable_output, is_image_path
 
     source: Path = args.input
     if not is_image_path(source):
@@ -277,6 +277,7 @@ def _run_file(args: argparse.Namespace, model, scale: float) -> int:
     target = check_writable_output(target, overwrite=args.overwrite)
     if not is_image_path(target):
         raise ImageWriteError(f"cannot write {target}: unknown image extension {target.suffix!r}")
+    check_output_format(target, format=args.format, bit_depth=args.bit_depth)  # -o x.png --format jpg: refused
     _process(source, target, args, model, scale, progress=True)
     print(target)
     return 0
