@@ -104,3 +104,12 @@ def test_video_takes_the_limit_flags(tmp_path, capsys):
     assert main(["video", str(source), "-o", str(out), "-s", "2", "--max-pixels", "1000"]) == 1
     assert "64x48" in capsys.readouterr().err
     assert not out.exists() and not work_folder(out).exists()
+
+
+def test_working_memory_of_a_frame_is_checked_before_any_work(tmp_path, capsys):
+    source = make_clip(tmp_path / "in.mkv", n=2, audio=False, subs=False)
+    out = tmp_path / "out.mkv"
+    assert main(["video", str(source), "-o", str(out), "-s", "2", "--tile", "0", "--max-memory", "64K"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("acutance: error:") and err.count("\n") == 1 and "--max-memory" in err, err
+    assert not out.exists() and not work_folder(out).exists()

@@ -212,7 +212,7 @@ def enhance_video(
     model: an already loaded enhancer (default: ``load_model(options.model)``).
     """
     from acutance.models.registry import load_model
-    from acutance.pipeline.enhance import resolve_scale
+    from acutance.pipeline.enhance import plan_enhance, resolve_scale
 
     source, target = Path(source), Path(target)
     options.validate()
@@ -224,11 +224,11 @@ def enhance_video(
     info = probe(source)
     limits.check_input_pixels(info.width, info.height, name=f"{source} (video frames)")
     model = model or load_model(options.model)
-    scale = resolve_scale(model, options.scale)
-    limits.check_scale_value(scale, "--scale")
+    scale = resolve_scale(model, options.scale)  # finite, positive, in the model's range
     width, height = round(info.width * scale), round(info.height * scale)
     # Before any frame is decoded: 'video -s 1000' is this one line, not an allocation failure later.
     limits.check_output_pixels(width, height, f"each frame of {target.name}")
+    plan_enhance(model, (info.height, info.width, 3), scale, tile=options.tile)  # a frame's working memory
     if width % 2 or height % 2:
         raise OptionError(f"{width}x{height} output: 4:2:0 video needs even sizes; choose another --scale")
     settings = encoder_settings(info, options, width, height)
