@@ -112,3 +112,27 @@ def test_unknown_files_and_formats_get_one_line_errors(tmp_path):
     np.savez(other, meta=np.array('{"format": "somebody-else-1"}'))
     with pytest.raises(ModelError, match="format 'somebody-else-1'"):
         load_model(str(other))
+
+
+def test_described_facts_are_kept_between_runs_until_the_file_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACUTANCE_CACHE_DIR", str(tmp_path / "cache"))
+    model = tmp_path / "m.npz"
+    model.write_bytes(b"stand-in")
+    calls = []
+
+    def describe_now():
+        calls.append(1)
+        return {"task": "upscale", "scales": (2,), "context": 3}
+
+    first = families.cached_describe("m", "lut", model, describe_now)
+    again = families.cached_describe("m", "lut", model, describe_now)
+    assert first == again == {"task": "upscale", "scales": (2,), "context": 3} and len(calls) == 1
+    model.write_bytes(b"another stand-in")  # a retrained file: described afresh
+    families.cached_describe("m", "lut", model, describe_now)
+    assert len(calls) == 2
+    (tmp_path / "cache" / "described.json").write_text("not json")  # a broken cache is ignored, then rewritten
+    families.cached_describe("m", "lut", model, describe_now)
+    assert len(calls) == 3
+    monkeypatch.setenv("ACUTANCE_CACHE_DIR", "")  # off
+    families.cached_describe("m", "lut", model, describe_now)
+    assert len(calls) == 4

@@ -17,6 +17,7 @@ Names, files and suffixes all come through :func:`resolve` (which family, which 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -117,6 +118,62 @@ def family_of_file(path: str | os.PathLike) -> str:
 
 def describe(family: str, meta: dict) -> dict:
     return module(family).describe(meta)
+
+
+# --- the described facts of shipped files, kept between runs ------------------------------------------------
+# Describing a registered model imports its family's module (numba for most) and reads its file's header;
+# ``acutance list`` does that for every model. The facts are kept in a small JSON file in the user's cache,
+# keyed by the model file's and the family code's sizes and times, so a changed file or describing code is
+# described afresh. ACUTANCE_CACHE_DIR moves the cache ("" turns it off); an unwritable one is skipped.
+_TUPLE_FACTS = ("scales", "options", "requires")
+
+
+def _cache_path() -> Path | None:
+    where = os.environ.get("ACUTANCE_CACHE_DIR")
+    if where == "":
+        return None
+    base = Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "acutance"
+    return base / "described.json"
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _code_stamp(family: str) -> str:
+    """Sizes and times of the family package's and ``acutance.models``' sources (what describing runs)."""
+    root = Path(__file__).resolve().parents[1]
+    folder = root.joinpath(*FAMILIES[family].module.split(".")[1:-1])
+    files = sorted({*folder.glob("*.py"), *root.joinpath("models").glob("*.py")})
+    return ",".join(f"{f.name}={_stamp(f)}" for f in files)
+
+
+def cached_describe(key: str, family: str, file: Path | None, describe_now) -> dict:
+    """``describe_now()``, or the facts kept from an earlier run for the same file and code."""
+    cache = _cache_path()
+    if cache is None:
+        return describe_now()
+    stamp = f"{family}|{_stamp(file) if file else '-'}|{_code_stamp(family)}"
+    try:
+        table = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = {}
+    entry = table.get(key) if isinstance(table, dict) else None
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("facts"), dict):
+        facts = entry["facts"]
+        return {k: tuple(v) if k in _TUPLE_FACTS and v is not None else v for k, v in facts.items()}
+    facts = describe_now()
+    table = table if isinstance(table, dict) else {}
+    table[key] = {"stamp": stamp, "facts": facts}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        temp.write_text(json.dumps(table, sort_keys=True), encoding="utf-8")
+        temp.replace(cache)  # atomic: concurrent runs each write a whole table
+    except OSError:
+        pass
+    return facts
 
 
 def file_info(family: str, path: Path, meta: dict) -> ModelInfo:

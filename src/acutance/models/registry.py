@@ -106,9 +106,11 @@ ROWS: dict[str, Row] = {row.name: row for row in _ROWS}
 def _describer(row: Row):
     def describe() -> dict:
         if row.file is None:
-            return families.describe(row.family, {"name": row.name})
+            return families.cached_describe(row.name, row.family, None,
+                                            lambda: families.describe(row.family, {"name": row.name}))
         with resources.as_file(_shipped(row)) as path:
-            return families.describe(row.family, families.header(path))
+            return families.cached_describe(row.name, row.family, Path(path),
+                                            lambda: families.describe(row.family, families.header(path)))
 
     return describe
 
