@@ -284,3 +284,16 @@ def test_cli_prints_the_alpha_notice_as_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"acutance: warning: {tmp_path / 'logo.jpg'}: JPEG holds no alpha; transparent areas composited over white\n" in err
     assert "ImageNotice" not in err and "warnings.warn" not in err
+
+
+def test_cli_refuses_an_animated_png_unless_first_frame(tmp_path, capsys):
+    from acutance.cli.main import main
+
+    frames = _frames(4)
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
+    assert main(["upscale", str(tmp_path / "anim.png"), "-o", str(tmp_path / "x2.png")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "animated or multi-page image: 4 frames" in err[0] and "--first-frame" in err[0]
+    assert not (tmp_path / "x2.png").exists()
+    assert main(["upscale", str(tmp_path / "anim.png"), "-o", str(tmp_path / "x2.png"), "--first-frame"]) == 0
+    assert read_image(tmp_path / "x2.png").rgb.shape == (16, 20, 3)

@@ -34,10 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers processes; needs the 'distributed' extra",
     )
     parser.add_argument("--manifest", type=Path, help="manifest file, .csv or .json (default: OUT_DIR/manifest.csv)")
-    parser.add_argument(
-        "--first-frame", action="store_true",
-        help="process the first frame of an animated or multi-page input (APNG, WebP, TIFF); otherwise it fails",
-    )
     add_output_arguments(parser)
     if "--max-pixels" not in parser._option_string_actions:  # unless the shared output options added them
         add_limit_arguments(parser)

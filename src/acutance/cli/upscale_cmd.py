@@ -119,6 +119,10 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of a folder IN")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument(
+        "--first-frame", action="store_true",
+        help="process the first frame of an animated or multi-page input (APNG, WebP, TIFF); otherwise it is refused",
+    )
 
 
 def _suffix(args: argparse.Namespace, source: Path) -> str:
@@ -239,7 +243,7 @@ def _process(source: Path, target: Path, args: argparse.Namespace, model, scale:
     from acutance.io import read_image, write_image
     from acutance.pipeline import enhance_image
 
-    image = read_image(source)
+    image = read_image(source, first_frame=args.first_frame)
     size = getattr(args, "size", None)
     if size is not None:  # --size WxH: per-axis scales of this image
         scale = (size[1] / image.rgb.shape[0], size[0] / image.rgb.shape[1])
