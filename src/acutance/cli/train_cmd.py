@@ -23,8 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model on folders of clean images. 'acutance train METHOD --help' for details.",
     )
     methods = parser.add_subparsers(dest="method", metavar="METHOD")
-    for add in (_raisr, _blade, _lut, _lerf, _edgesr, _sr, _face, _face_quality):
-        add(methods)
+    for name, (help_, description, arguments, run) in _METHODS.items():
+        method = methods.add_parser(name, help=help_, description=description)
+        arguments(method)
+        method.set_defaults(func=run)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -84,39 +86,19 @@ def _hashed_common(parser: argparse.ArgumentParser) -> None:
     _resumable(parser)
 
 
-def _raisr(methods) -> None:
-    parser = methods.add_parser(
-        "raisr",
-        help="train a RAISR upscaler (hashed filters) on clean images",
-        description=(
-            "Train a RAISR model: LR images are made from the clean ones with MATLAB bicubic (the SR protocol), "
-            "filters are solved per hash bucket from accumulated normal equations, layer by layer (each finished "
-            "layer is kept in the run folder, so a rerun resumes). About 5-10 minutes per scale on 2 cores for "
-            "BSDS400 + T91. The model file holds everything needed to run it: 'acutance upscale IN --model MODEL'."
-        ),
-    )
+def _raisr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, required=True, choices=(2, 3, 4), help="upscaling factor")
     parser.add_argument("--preset", choices=("quality", "fast", "classic"), default="quality",
                         help="layer recipe (default: quality)")
     _hashed_common(parser)
-    parser.set_defaults(func=_run_hashed)
 
 
-def _blade(methods) -> None:
-    parser = methods.add_parser(
-        "blade",
-        help="train a BLADE restorer (denoise, deblock, sharpen) on clean images",
-        description=(
-            "Train a same-size hashed-filter restorer: the clean images are degraded synthetically (Gaussian "
-            "noise of --sigma, JPEG at --jpeg-quality, or a Gaussian blur of --blur) and the filters learn to undo it."
-        ),
-    )
+def _blade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=("denoise", "deblock", "sharpen"), required=True)
     parser.add_argument("--sigma", type=float, default=25.0, help="denoise: noise sigma on the 0-255 scale")
     parser.add_argument("--jpeg-quality", type=int, default=20, help="deblock: JPEG quality 1-100")
     parser.add_argument("--blur", type=float, default=1.0, help="sharpen: the Gaussian blur sigma to undo")
     _hashed_common(parser)
-    parser.set_defaults(func=_run_hashed)
 
 
 def _run_hashed(args: argparse.Namespace) -> int:
@@ -149,23 +131,10 @@ def _run_hashed(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------- lut
 
 
-def _lut(methods) -> None:
-    parser = methods.add_parser(
-        "lut",
-        help="train a look-up-table SR model (SR-LUT / MuLUT style) on a folder of HR images",
-        description=(
-            "Train a LUT super-resolution model on the HR images under --data (LR made with MATLAB bicubic, as "
-            "the SR test protocol does) and write it to -o (.npz, loadable by the runtime without torch). "
-            "Method 'fit' (default) solves for the tables directly by least squares on the CPU; 'net' trains "
-            "small MLPs with torch and samples them into tables; both can be followed by LUT-aware fine-tuning "
-            "of the tables (torch). Options come from --config (JSON or TOML; see docs/lut.md), --scale "
-            "overrides the file."
-        ),
-    )
+def _lut_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), help="upscaling factor (default: config or 4)")
     _data_output(parser, "model file to write (.npz)")
     _resumable(parser)
-    parser.set_defaults(func=_run_lut)
 
 
 def _run_lut(args: argparse.Namespace) -> int:
@@ -183,23 +152,12 @@ def _run_lut(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------------------- lerf
 
 
-def _lerf(methods) -> None:
-    parser = methods.add_parser(
-        "lerf",
-        help="train the LeRF resampler's tables (any scale) on a folder of HR images",
-        description=(
-            "Train the tables of a LeRF-style resampler (acutance.lut.lerf: LUT-predicted steerable Gaussian "
-            "kernels, any scale or output size) with torch: random crops at random scales, L1 on Y. Options "
-            "from --config (JSON or TOML, fields of acutance.lut.lerf_train.LerfConfig; see docs/lerf.md); "
-            "--steps, --minutes and --init override it."
-        ),
-    )
+def _lerf_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="training steps")
     parser.add_argument("--minutes", type=float, help="stop after this many minutes of training")
     parser.add_argument("--init", help="start from this LeRF model file's tables")
     _data_output(parser, "model file to write (.npz)")
     _resumable(parser)
-    parser.set_defaults(func=_run_lerf)
 
 
 def _run_lerf(args: argparse.Namespace) -> int:
@@ -218,17 +176,7 @@ def _run_lerf(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------ edgesr
 
 
-def _edgesr(methods) -> None:
-    parser = methods.add_parser(
-        "edgesr",
-        help="train an edge-SR single-layer SR model (eSR-MAX, eSR-TM, eSR-TR, eSR-CNN) on a folder of HR images",
-        description=(
-            "Train an edge-SR model on the HR images under --data (LR made with MATLAB bicubic, as the SR test "
-            "protocol does; a few images held out to keep the best state) with torch on the CPU, and write it "
-            "to -o (.npz, run without torch by onnxruntime or OpenCV). Options come from --config (JSON or "
-            "TOML, fields of acutance.edgesr.train.TrainConfig; see docs/edge_sr.md); the flags override it."
-        ),
-    )
+def _edgesr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=("max", "tm", "tr", "cnn"), help="variant (default: config or tr)")
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), help="upscaling factor (default: config or 2)")
     parser.add_argument("--channels", type=int, help="C, the channels the max/softmax runs over")
@@ -238,7 +186,6 @@ def _edgesr(methods) -> None:
     parser.add_argument("--steps", type=int, help="training steps (default: config or 2500)")
     _data_output(parser, "model file to write (.npz)")
     _resumable(parser)
-    parser.set_defaults(func=_run_edgesr)
 
 
 def _run_edgesr(args: argparse.Namespace) -> int:
@@ -259,19 +206,7 @@ def _run_edgesr(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------------- sr
 
 
-def _sr(methods) -> None:
-    parser = methods.add_parser(
-        "sr",
-        help="train a deep SR network (compact SRVGG; L1/Charbonnier, CDC, FFT, GAN, EMA) from a config",
-        description=(
-            "Train a deep super-resolution network as a TOML config says ([model], [data], [train], [gan]; "
-            "see acutance/deep/configs/ for the shipped models' configs, usable by name: compact-x2, "
-            "compact-x4, real-x4-fidelity, real-x4). OUT/checkpoint.safetensors is written every "
-            "train.checkpoint_every steps; rerunning the same command continues from it. The result is "
-            "OUT/NAME.safetensors (EMA weights, the config inside) and OUT/NAME.onnx, which "
-            "'acutance upscale IN --model OUT/NAME.onnx' runs. Needs the 'train' extra (torch)."
-        ),
-    )
+def _sr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, metavar="FILE|NAME", help="TOML config, or a shipped config's name")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="run folder (created)")
     parser.add_argument("--data", action="append", metavar="DIR", help="replace data.train (repeat for several folders)")
@@ -279,7 +214,6 @@ def _sr(methods) -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's, else torch's)")
     parser.add_argument("--no-export", action="store_true", help="do not write the ONNX file at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_run_sr)
 
 
 def _run_sr(args: argparse.Namespace) -> int:
@@ -304,17 +238,7 @@ def _run_sr(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------------------- face
 
 
-def _face(methods) -> None:
-    parser = methods.add_parser(
-        "face",
-        help="train the face restorer (FaceUNet) on aligned LFW faces, or fine-tune it with an identity loss",
-        description=(
-            "Train our face restorer on LFW (identity folders; the last 60 identities in sorted order are held "
-            "out), aligned by 5 landmarks to the 128 template, with random blur/downscale/noise/JPEG; export "
-            "it to ONNX (-o). With --init-onnx, fine-tune an exported restorer with dlib's identity loss "
-            "instead. See docs/face_restorer.md. Resumable from the run folder."
-        ),
-    )
+def _face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lfw", type=Path, required=True, help="LFW root (one folder per identity)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="ONNX", help="the ONNX file to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -335,7 +259,6 @@ def _face(methods) -> None:
                       help="the last N training identities (sorted) are left out of the fine-tune to validate on")
     tune.add_argument("--identity-cache", type=Path, default=Path("/tmp/acutance-faces/identity_targets.npz"))
     _resumable(parser)
-    parser.set_defaults(func=_run_face)
 
 
 def _run_face(args: argparse.Namespace) -> int:
@@ -346,23 +269,13 @@ def _run_face(args: argparse.Namespace) -> int:
     return main(args, run)
 
 
-def _face_quality(methods) -> None:
-    parser = methods.add_parser(
-        "face-quality",
-        help="train the face-quality regressor (SDD-FIQA style) on LFW",
-        description=(
-            "Build (or continue) the cache of dlib embeddings of LFW photos and degraded copies (slow, resumable "
-            "by chunk), then fit the SDD-FIQA pseudo-label regressor and write it (-o, npz). "
-            "See docs/face_quality.md."
-        ),
-    )
+def _face_quality_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lfw", type=Path, required=True, help="LFW root (one folder per identity)")
     parser.add_argument("-o", "--output", type=Path, help="the npz to write (not needed with --cache-only)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/acutance_fiqa"), help="embeddings cache folder")
     parser.add_argument("--cache-only", action="store_true", help="only build the cache")
     parser.add_argument("--holdout", type=int, default=60, help="held-out identities (the last ones, sorted)")
-    parser.set_defaults(func=_run_face_quality)
 
 
 def _run_face_quality(args: argparse.Namespace) -> int:
@@ -383,3 +296,97 @@ def _run_face_quality(args: argparse.Namespace) -> int:
     report = qt.train_and_save(args.cache, args.output, args.holdout, qt.TrainOptions())
     print(json.dumps(report, indent=1))
     return 0
+
+
+# name: (one-line help, description, arguments, run); the order of --help
+_METHODS = {
+    "raisr": (
+        "train a RAISR upscaler (hashed filters) on clean images",
+        (
+            "Train a RAISR model: LR images are made from the clean ones with MATLAB bicubic (the SR protocol), "
+            "filters are solved per hash bucket from accumulated normal equations, layer by layer (each finished "
+            "layer is kept in the run folder, so a rerun resumes). About 5-10 minutes per scale on 2 cores for "
+            "BSDS400 + T91. The model file holds everything needed to run it: 'acutance upscale IN --model MODEL'."
+        ),
+        _raisr_arguments,
+        _run_hashed,
+    ),
+    "blade": (
+        "train a BLADE restorer (denoise, deblock, sharpen) on clean images",
+        (
+            "Train a same-size hashed-filter restorer: the clean images are degraded synthetically (Gaussian "
+            "noise of --sigma, JPEG at --jpeg-quality, or a Gaussian blur of --blur) and the filters learn to undo it."
+        ),
+        _blade_arguments,
+        _run_hashed,
+    ),
+    "lut": (
+        "train a look-up-table SR model (SR-LUT / MuLUT style) on a folder of HR images",
+        (
+            "Train a LUT super-resolution model on the HR images under --data (LR made with MATLAB bicubic, as "
+            "the SR test protocol does) and write it to -o (.npz, loadable by the runtime without torch). "
+            "Method 'fit' (default) solves for the tables directly by least squares on the CPU; 'net' trains "
+            "small MLPs with torch and samples them into tables; both can be followed by LUT-aware fine-tuning "
+            "of the tables (torch). Options come from --config (JSON or TOML; see docs/lut.md), --scale "
+            "overrides the file."
+        ),
+        _lut_arguments,
+        _run_lut,
+    ),
+    "lerf": (
+        "train the LeRF resampler's tables (any scale) on a folder of HR images",
+        (
+            "Train the tables of a LeRF-style resampler (acutance.lut.lerf: LUT-predicted steerable Gaussian "
+            "kernels, any scale or output size) with torch: random crops at random scales, L1 on Y. Options "
+            "from --config (JSON or TOML, fields of acutance.lut.lerf_train.LerfConfig; see docs/lerf.md); "
+            "--steps, --minutes and --init override it."
+        ),
+        _lerf_arguments,
+        _run_lerf,
+    ),
+    "edgesr": (
+        "train an edge-SR single-layer SR model (eSR-MAX, eSR-TM, eSR-TR, eSR-CNN) on a folder of HR images",
+        (
+            "Train an edge-SR model on the HR images under --data (LR made with MATLAB bicubic, as the SR test "
+            "protocol does; a few images held out to keep the best state) with torch on the CPU, and write it "
+            "to -o (.npz, run without torch by onnxruntime or OpenCV). Options come from --config (JSON or "
+            "TOML, fields of acutance.edgesr.train.TrainConfig; see docs/edge_sr.md); the flags override it."
+        ),
+        _edgesr_arguments,
+        _run_edgesr,
+    ),
+    "sr": (
+        "train a deep SR network (compact SRVGG; L1/Charbonnier, CDC, FFT, GAN, EMA) from a config",
+        (
+            "Train a deep super-resolution network as a TOML config says ([model], [data], [train], [gan]; "
+            "see acutance/deep/configs/ for the shipped models' configs, usable by name: compact-x2, "
+            "compact-x4, real-x4-fidelity, real-x4). OUT/checkpoint.safetensors is written every "
+            "train.checkpoint_every steps; rerunning the same command continues from it. The result is "
+            "OUT/NAME.safetensors (EMA weights, the config inside) and OUT/NAME.onnx, which "
+            "'acutance upscale IN --model OUT/NAME.onnx' runs. Needs the 'train' extra (torch)."
+        ),
+        _sr_arguments,
+        _run_sr,
+    ),
+    "face": (
+        "train the face restorer (FaceUNet) on aligned LFW faces, or fine-tune it with an identity loss",
+        (
+            "Train our face restorer on LFW (identity folders; the last 60 identities in sorted order are held "
+            "out), aligned by 5 landmarks to the 128 template, with random blur/downscale/noise/JPEG; export "
+            "it to ONNX (-o). With --init-onnx, fine-tune an exported restorer with dlib's identity loss "
+            "instead. See docs/face_restorer.md. Resumable from the run folder."
+        ),
+        _face_arguments,
+        _run_face,
+    ),
+    "face-quality": (
+        "train the face-quality regressor (SDD-FIQA style) on LFW",
+        (
+            "Build (or continue) the cache of dlib embeddings of LFW photos and degraded copies (slow, resumable "
+            "by chunk), then fit the SDD-FIQA pseudo-label regressor and write it (-o, npz). "
+            "See docs/face_quality.md."
+        ),
+        _face_quality_arguments,
+        _run_face_quality,
+    ),
+}

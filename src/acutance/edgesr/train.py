@@ -28,6 +28,7 @@ class TrainConfig:
     scale: int = 2
     channels: int = 4
     kernel: int = 5
+    # eSR-CNN only
     depth: int = 0
     features: int = 0
     steps: int = 2500

@@ -65,6 +65,15 @@ class LerfConfig:
 # ------------------------------------------------------------------------------------------- fast lookups
 
 
+@nb.njit(cache=True, inline="always")
+def _scratch(n_out):
+    """Scratch arrays of the 4-simplex lookups (vertex indices and weights, sorted fractions, strides) and of
+    one output row."""
+    return np.empty(5, np.int64), np.empty(5, np.float32), np.empty(4, np.float32), np.empty(4, np.int64), np.empty(
+        n_out, np.float64
+    )
+
+
 @nb.njit(parallel=True, cache=True)
 def _lut_gather(msb, lsb, tables, offsets, swap, out):
     """out[b, y, x, :] = sum over patterns and rotations of the interpolated table rows / 16 (unnormalised).
@@ -75,28 +84,14 @@ def _lut_gather(msb, lsb, tables, offsets, swap, out):
     n_img, height, width = out.shape[0], out.shape[1], out.shape[2]
     n_pat, n_out = tables.shape[0], tables.shape[2]
     for b in nb.prange(n_img):
-        vidx = np.empty(5, np.int64)
-        vw = np.empty(5, np.float32)
-        fs = np.empty(4, np.float32)
-        ss = np.empty(4, np.int64)
-        acc = np.empty(n_out, np.float64)
+        vidx, vw, fs, ss, acc = _scratch(n_out)
         for y in range(height):
             for x in range(width):
                 for c in range(n_out):
                     out[b, y, x, c] = 0.0
                 for p in range(n_pat):
                     for r in range(4):
-                        kernels._simplex(
-                            msb[b],
-                            lsb[b],
-                            y + kernels.PAD,
-                            x + kernels.PAD,
-                            offsets[p, r],
-                            vidx,
-                            vw,
-                            fs,
-                            ss,
-                        )
+                        kernels._simplex(msb[b], lsb[b], y + kernels.PAD, x + kernels.PAD, offsets[p, r], vidx, vw, fs, ss)
                         acc[:] = 0.0
                         for t in range(5):
                             for c in range(n_out):
@@ -115,11 +110,7 @@ def _lut_scatter(msb, lsb, grad, offsets, swap, gtab):
     """Adjoint of ``_lut_gather`` with respect to the tables: gtab (P, 17**4, C) += ..."""
     n_img, height, width = grad.shape[0], grad.shape[1], grad.shape[2]
     n_pat, n_out = gtab.shape[0], gtab.shape[2]
-    vidx = np.empty(5, np.int64)
-    vw = np.empty(5, np.float32)
-    fs = np.empty(4, np.float32)
-    ss = np.empty(4, np.int64)
-    g = np.empty(n_out, np.float64)
+    vidx, vw, fs, ss, g = _scratch(n_out)
     for b in range(n_img):
         for y in range(height):
             for x in range(width):
@@ -132,17 +123,7 @@ def _lut_scatter(msb, lsb, grad, offsets, swap, gtab):
                         else:
                             for c in range(n_out):
                                 g[c] = grad[b, y, x, c]
-                        kernels._simplex(
-                            msb[b],
-                            lsb[b],
-                            y + kernels.PAD,
-                            x + kernels.PAD,
-                            offsets[p, r],
-                            vidx,
-                            vw,
-                            fs,
-                            ss,
-                        )
+                        kernels._simplex(msb[b], lsb[b], y + kernels.PAD, x + kernels.PAD, offsets[p, r], vidx, vw, fs, ss)
                         for t in range(5):
                             w = vw[t] / 16.0
                             for c in range(n_out):

@@ -64,8 +64,9 @@ def save(path: str | os.PathLike, tensors: dict, meta: dict) -> Path:
     return path
 
 
-def load(path: str | os.PathLike) -> tuple[dict, dict]:
-    """``(tensors, meta)`` of a checkpoint written by ``save``; ModelError naming the file otherwise."""
+def read_safetensors(path: str | os.PathLike, what: str) -> tuple[dict, dict]:
+    """``(tensors, meta)`` of a safetensors file with our JSON in its ``acutance`` metadata entry; a ModelError
+    naming the file (and ``what`` it should have been) when it cannot be read."""
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -73,7 +74,13 @@ def load(path: str | os.PathLike) -> tuple[dict, dict]:
             meta = json.loads((handle.metadata() or {}).get("acutance", "{}"))
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (OSError, SafetensorError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path}: cannot read the training checkpoint: {error}") from None
+        raise ModelError(f"{path}: cannot read the {what}: {error}") from None
+    return tensors, meta
+
+
+def load(path: str | os.PathLike) -> tuple[dict, dict]:
+    """``(tensors, meta)`` of a checkpoint written by ``save``; ModelError naming the file otherwise."""
+    tensors, meta = read_safetensors(path, "training checkpoint")
     if meta.get("format") != FORMAT:
         raise ModelError(f"{path}: not a training checkpoint of acutance (format {meta.get('format')!r})")
     return tensors, meta

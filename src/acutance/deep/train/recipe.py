@@ -64,14 +64,9 @@ def save_weights(net: torch.nn.Module, config: SRTrainConfig, path: Path, summar
 
 def read_weights(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     """``(meta, state)`` of a file written by ``save_weights``; ModelError for anything else."""
-    from safetensors import SafetensorError, safe_open
+    from acutance.train.checkpoint import read_safetensors
 
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = json.loads((handle.metadata() or {}).get("acutance", "{}"))
-            state = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (OSError, SafetensorError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path}: cannot read weights: {error}") from None
+    state, meta = read_safetensors(path, "weights")
     if meta.get("format") != WEIGHTS_FORMAT:
         raise ModelError(f"{path}: not a weights file of acutance train sr (format {meta.get('format')!r})")
     return meta, state
