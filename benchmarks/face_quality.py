@@ -17,8 +17,8 @@ synthetic degradation from the training cache recipe: blur, down-up scaling, noi
 are compared with the clean photos of the others).
 
 Usage: nice -n 10 python benchmarks/face_quality.py [--cache /tmp/acutance_fiqa]
-(the cache of embeddings is built first if missing: ``python -m acutance.faces.quality_train cache``, ~30 min
-of CPU). Writes benchmarks/results/face_quality.json and face_quality.md.
+(the cache of embeddings is built first if missing, as by ``acutance train face-quality --lfw
+../shared/data/faces/lfw --cache-only``, ~30 min of CPU). Writes benchmarks/results/face_quality.json and face_quality.md.
 """
 
 from __future__ import annotations

@@ -302,8 +302,10 @@ def _fit(model, optimiser, step_losses, opts, rng, floor: float, checkpoint, log
 
 
 def _loop_config(opts) -> dict:
-    """What a resumed run must share with the checkpoint (the length and the time limit may change)."""
-    return {k: v for k, v in asdict(opts).items() if k not in ("steps", "time_limit_s", "checkpoint_every")}
+    """What a resumed run must share with its checkpoint: the length, the time limit and the identity weight may
+    change (the shipped restorer's identity weight was raised twice during its run)."""
+    free = ("steps", "time_limit_s", "checkpoint_every", "identity_weight")
+    return {k: v for k, v in asdict(opts).items() if k not in free}
 
 
 def train(crops: np.ndarray, opts: TrainOptions, checkpoint: Path | None = None, log=print,
