@@ -47,7 +47,7 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
 def _kill_running_batch(tmp_path: Path, extra: list[str], workers_wanted: int) -> list[psutil.Process]:
     """Start a batch, wait until its workers are busy (an output is written), kill -9 the driver, and
     return its descendants that are still alive 5 s later."""
-    source = _images(tmp_path / "in", 60)
+    source = _images(tmp_path / "in", 120)  # enough that the run is far from done at the kill
     out = tmp_path / "out"
     command = [sys.executable, "-m", "acutance", "batch", str(source), str(out), "-m", "cas-x2", *extra]
     driver = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
