@@ -136,3 +136,37 @@ def test_described_facts_are_kept_between_runs_until_the_file_changes(tmp_path, 
     monkeypatch.setenv("ACUTANCE_CACHE_DIR", "")  # off
     families.cached_describe("m", "lut", model, describe_now)
     assert len(calls) == 4
+
+
+def test_onnx_weights_read_and_written_by_protobuf_match_the_onnx_package(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    from acutance.deep.runtime import read_initializers
+
+    with resources.as_file(WEIGHTS.joinpath("real-x4.onnx")) as path:
+        ours = read_initializers(path)
+        theirs = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+        data = path.read_bytes()
+    assert ours.keys() == theirs.keys()
+    for key, array in theirs.items():
+        assert ours[key].dtype == array.dtype and np.array_equal(ours[key], array)
+    with pytest.raises(ModelError, match="truncated or not ONNX"):
+        read_initializers(data[: len(data) // 3])
+
+
+def test_inference_needs_no_onnx_package():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import acutance
+
+    code = (
+        "import sys, numpy as np, acutance; sys.modules['onnx'] = None;"  # importing onnx now fails
+        "x = np.random.default_rng(0).random((12, 12, 3), dtype=np.float32);"
+        "acutance.load_model('esr-max-c4-k5-x2')(x, 2); acutance.load_model('real-x4', detail=0.3)(x, 4)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(acutance.__file__).parents[1]))
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)

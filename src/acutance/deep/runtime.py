@@ -15,7 +15,9 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -100,98 +102,99 @@ def make_session(model: bytes | str | os.PathLike, initializers: Mapping[str, np
     return (session, tuple(keep)) if initializers is not None else session
 
 
-# --- reading initializers without the onnx package (onnxruntime does not expose them) ---------------------
+# --- ONNX messages through the protobuf library ----------------------------------------------------------
+# onnxruntime reads ONNX files but exposes neither their weights nor a way to build a graph, and the ``onnx``
+# package (extra ``train``) costs most of a second to import. So the few messages used here are declared for
+# protobuf (which onnxruntime depends on) with the field numbers of onnx.proto; protobuf does the encoding,
+# keeps the fields not declared here untouched, and checks the bytes.
 
-_DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64, 10: np.float16, 11: np.float64}
-
-
-def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(buf: memoryview, start: int, end: int):
-    """Protobuf fields ``(number, wire_type, value)`` of ``buf[start:end]``; length-delimited values as (a, b)."""
-    pos = start
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value = (pos, pos + length)
-            pos += length
-        elif wire == 1:
-            value, pos = (pos, pos + 8), pos + 8
-        elif wire == 5:
-            value, pos = (pos, pos + 4), pos + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        if pos > end:
-            raise ValueError("truncated protobuf message")
-        yield number, wire, value
+_ONNX_SUBSET = {  # message -> (field, number, type); "*" repeated, ".X" the message X
+    "ModelProto": [("ir_version", 1, "int64"), ("producer_name", 2, "string"), ("graph", 7, ".GraphProto"),
+                   ("opset_import", 8, "*.OperatorSetIdProto")],
+    "OperatorSetIdProto": [("domain", 1, "string"), ("version", 2, "int64")],
+    "GraphProto": [("node", 1, "*.NodeProto"), ("name", 2, "string"), ("initializer", 5, "*.TensorProto"),
+                   ("input", 11, "*.ValueInfoProto"), ("output", 12, "*.ValueInfoProto")],
+    "NodeProto": [("input", 1, "*string"), ("output", 2, "*string"), ("name", 3, "string"), ("op_type", 4, "string"),
+                  ("attribute", 5, "*.AttributeProto")],
+    "AttributeProto": [("name", 1, "string"), ("s", 4, "bytes"), ("ints", 8, "*int64"), ("type", 20, "int32")],
+    "TensorProto": [("dims", 1, "*int64"), ("data_type", 2, "int32"), ("float_data", 4, "*float"), ("name", 8, "string"),
+                    ("raw_data", 9, "bytes")],
+    "ValueInfoProto": [("name", 1, "string"), ("type", 2, ".TypeProto")],
+    "TypeProto": [("tensor_type", 1, ".TensorTypeProto")],
+    "TensorTypeProto": [("elem_type", 1, "int32"), ("shape", 2, ".TensorShapeProto")],
+    "TensorShapeProto": [("dim", 1, "*.Dimension")],
+    "Dimension": [("dim_value", 1, "int64"), ("dim_param", 2, "string")],
+}
+# TensorProto.DataType -> numpy, and AttributeProto.AttributeType codes used here
+TENSOR_TYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64, 10: np.float16, 11: np.float64}
+ATTRIBUTE_STRING, ATTRIBUTE_INTS = 3, 7
 
 
-def _tensor(buf: memoryview, start: int, end: int, spans: dict | None = None) -> tuple[str, np.ndarray | None]:
-    dims: list[int] = []
-    dtype = name = raw = None
-    floats: list[tuple[int, int]] = []
-    for number, wire, value in _fields(buf, start, end):
-        if number == 1:  # dims: packed or not
-            if wire == 2:
-                pos, stop = value
-                while pos < stop:
-                    dim, pos = _varint(buf, pos)
-                    dims.append(dim)
+@lru_cache(maxsize=1)
+def onnx_messages() -> SimpleNamespace:
+    """The message classes of ``_ONNX_SUBSET`` (``onnx_messages().ModelProto.FromString(data)``)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    field = descriptor_pb2.FieldDescriptorProto
+    scalars = {"int64": field.TYPE_INT64, "int32": field.TYPE_INT32, "string": field.TYPE_STRING,
+               "bytes": field.TYPE_BYTES, "float": field.TYPE_FLOAT}
+    file = descriptor_pb2.FileDescriptorProto(name="acutance/onnx_subset.proto", package="acutance.onnx", syntax="proto2")
+    for message, entries in _ONNX_SUBSET.items():
+        proto = file.message_type.add(name=message)
+        for name, number, kind in entries:
+            repeated, kind = kind.startswith("*"), kind.lstrip("*")
+            entry = proto.field.add(name=name, number=number, label=field.LABEL_REPEATED if repeated else field.LABEL_OPTIONAL)
+            if kind.startswith("."):
+                entry.type, entry.type_name = field.TYPE_MESSAGE, f".acutance.onnx{kind}"
             else:
-                dims.append(value)
-        elif number == 2:
-            dtype = value
-        elif number == 8:
-            name = bytes(buf[value[0] : value[1]]).decode("utf-8")
-        elif number == 9:
-            raw = value
-        elif number == 4 and wire == 2:  # float_data, packed
-            floats.append(value)
-    if dtype not in _DTYPES:
-        return name or "", None
-    if raw is not None and spans is not None:
-        spans[name or ""] = raw  # where the raw bytes lie, to patch weights in place
-    if raw is not None:
-        array = np.frombuffer(buf[raw[0] : raw[1]], dtype=np.dtype(_DTYPES[dtype]).newbyteorder("<"))
-    elif floats and dtype == 1:
-        array = np.concatenate([np.frombuffer(buf[a:b], dtype="<f4") for a, b in floats])
-    else:
-        return name or "", None  # external or other storage: not needed for SR nets
-    return name or "", array.astype(_DTYPES[dtype]).reshape(dims)
+                entry.type = scalars[kind]
+                if repeated and kind == "float":
+                    entry.options.packed = True  # as onnx.proto declares float_data
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return SimpleNamespace(**{m: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"acutance.onnx.{m}"))
+                              for m in _ONNX_SUBSET})
 
 
-def read_initializers(model: bytes | str | os.PathLike, spans: dict | None = None) -> dict[str, np.ndarray]:
-    """The weights (graph initializers) of an ONNX model, by name, read without the ``onnx`` package.
+def tensor_proto(name: str, array: np.ndarray):
+    """A TensorProto of ``array`` (raw little-endian data)."""
+    codes = {np.dtype(v): k for k, v in TENSOR_TYPES.items()}
+    array = np.ascontiguousarray(array)
+    return onnx_messages().TensorProto(dims=array.shape, data_type=codes[array.dtype], name=name,
+                                       raw_data=array.astype(array.dtype.newbyteorder("<")).tobytes())
 
-    spans: if given, filled with ``name -> (start, end)`` byte offsets of each tensor's raw data.
-    """
+
+def _parse_model(model: bytes | str | os.PathLike):
+    from google.protobuf.message import DecodeError
+
     data = model if isinstance(model, bytes) else Path(model).read_bytes()
-    buf = memoryview(data)
-    result: dict[str, np.ndarray] = {}
     try:
-        for number, wire, value in _fields(buf, 0, len(buf)):
-            if number == 7 and wire == 2:  # ModelProto.graph
-                for g_number, g_wire, g_value in _fields(buf, *value):
-                    if g_number == 5 and g_wire == 2:  # GraphProto.initializer
-                        name, array = _tensor(buf, *g_value, spans)
-                        if array is not None:
-                            result[name] = array
-    except (ValueError, IndexError) as error:
+        return onnx_messages().ModelProto.FromString(data)
+    except DecodeError as error:
         where = "ONNX model" if isinstance(model, bytes) else str(model)
         raise ModelError(f"{where}: cannot read its weights (truncated or not ONNX?): {error}") from None
+
+
+def _array(tensor) -> np.ndarray | None:
+    dtype = TENSOR_TYPES.get(tensor.data_type)
+    if dtype is None:
+        return None
+    if tensor.raw_data:
+        array = np.frombuffer(tensor.raw_data, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)
+    elif tensor.float_data and dtype is np.float32:
+        array = np.asarray(tensor.float_data, dtype=np.float32)
+    else:
+        return None  # external or other storage: not needed for SR nets
+    return array.reshape(tuple(tensor.dims))
+
+
+def read_initializers(model: bytes | str | os.PathLike) -> dict[str, np.ndarray]:
+    """The weights (graph initializers) of an ONNX model, by name, read without the ``onnx`` package."""
+    result: dict[str, np.ndarray] = {}
+    for tensor in _parse_model(model).graph.initializer:
+        array = _array(tensor)
+        if array is not None:
+            result[tensor.name] = array
     return result
 
 
@@ -352,23 +355,15 @@ def load_onnx(
         session = make_session(path)
     else:
         other, alpha = blend
-        data = path if isinstance(path, bytes) else Path(path).read_bytes()
-        spans: dict = {}
-        mixed = blended_weights(read_initializers(data, spans), other, float(alpha), where=source)
-        # Blended weights are written over the raw bytes of a copy of the model (same dtype and shape, so the
-        # same length); tensors stored otherwise are overridden through the session options.
-        patched = bytearray(data)
-        overrides = {}
-        for key, array in mixed.items():
-            if key in spans:
-                start, end = spans[key]
-                patched[start:end] = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-            else:
-                overrides[key] = array
-        if overrides:
-            session, keep = make_session(bytes(patched), overrides)
-        else:
-            session = make_session(bytes(patched))
+        proto = _parse_model(path)
+        weights = {t.name: a for t in proto.graph.initializer if (a := _array(t)) is not None}
+        mixed = blended_weights(weights, other, float(alpha), where=source)
+        # Blended weights replace the file's in the model itself (not as session overrides, which
+        # ORT_ENABLE_ALL's layout transforms would ignore), so the session is optimised as the plain file's.
+        for tensor in proto.graph.initializer:
+            if tensor.name in mixed:
+                tensor.CopyFrom(tensor_proto(tensor.name, mixed[tensor.name]))
+        session = make_session(proto.SerializeToString())
     meta = read_meta(session)
     default = Path(path).stem if not isinstance(path, bytes) else "onnx"
     return enhancer_from_session(session, meta, name=name or (default if not meta else meta.get("name", default)), source=source, keep=keep, info=info)

@@ -7,7 +7,7 @@ converted back with MATLAB ``ycbcr2rgb`` (the fused numba helper of the luma LUT
 Two back ends compute the convolutions, the part that costs:
 
 * ``onnxruntime`` (the default when it is installed): the conv stack (edge Pad, Conv, Tanh) as an ONNX graph
-  written from the model's arrays at load time (a few protobuf messages, no ``onnx`` package needed);
+  written from the model's arrays at load time (protobuf messages, no ``onnx`` package needed);
   onnxruntime's im2col + GEMM convolution was 3-4x faster than OpenCV at these sizes (docs/edge_sr.md).
 * ``opencv``: ``cv2.filter2D`` per (output, input) channel pair with ``BORDER_REPLICATE``; needs nothing
   beyond the core.
@@ -86,74 +86,46 @@ def _conv_opencv(model: EsrModel, y: np.ndarray) -> np.ndarray:
     return x
 
 
-def _pb_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _pb(number: int, value) -> bytes:
-    """One protobuf field: an int (varint), or bytes / str / list of encoded fields (length-delimited)."""
-    if isinstance(value, int):
-        return _pb_varint(number << 3) + _pb_varint(value)
-    if isinstance(value, str):
-        value = value.encode()
-    elif isinstance(value, list):
-        value = b"".join(value)
-    return _pb_varint(number << 3 | 2) + _pb_varint(len(value)) + value
-
-
-def _onnx_tensor(name: str, array: np.ndarray) -> bytes:
-    # TensorProto: dims 1, data_type 2 (1 float, 7 int64), name 8, raw_data 9
-    dtype = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}[array.dtype]
-    fields = [_pb(1, int(d)) for d in array.shape] + [_pb(2, dtype), _pb(8, name), _pb(9, array.tobytes())]
-    return b"".join(fields)
-
-
-def _onnx_value(name: str, channels: int) -> bytes:
-    # ValueInfoProto name 1, type 2 -> TypeProto.tensor_type 1 -> elem_type 1, shape 2 -> dim 1 (value 1 / param 2)
-    dims = [_pb(1, [_pb(1, 1)]), _pb(1, [_pb(1, channels)]), _pb(1, [_pb(2, "h")]), _pb(1, [_pb(2, "w")])]
-    return _pb(1, name) + _pb(2, [_pb(1, [_pb(1, 1), _pb(2, [_pb(1, d) for d in dims])])])
-
-
-def _onnx_node(op: str, inputs: list[str], output: str, attributes: list[bytes] = ()) -> bytes:
-    # NodeProto: input 1, output 2, name 3, op_type 4, attribute 5
-    return b"".join([*(_pb(1, i) for i in inputs), _pb(2, output), _pb(3, output), _pb(4, op), *(_pb(5, a) for a in attributes)])
-
-
 def onnx_graph(model: EsrModel) -> bytes:
     """The conv stack (Pad edge, Conv, Tanh, ..., head Conv) as a serialised ONNX model (opset 13).
 
-    Input ``y`` (1, 1, h, w) float32, output ``filters`` (1, G*C*s*s, h, w). Protobuf field numbers are the
-    ones of onnx.proto (ModelProto ir_version 1, opset_import 8, graph 7).
+    Input ``y`` (1, 1, h, w) float32, output ``filters`` (1, G*C*s*s, h, w). Written with the ONNX message
+    classes of ``acutance.deep.runtime`` (protobuf; no ``onnx`` package at run time).
     """
-    nodes, inits = [], []
+    from acutance.deep.runtime import ATTRIBUTE_INTS, ATTRIBUTE_STRING, onnx_messages, tensor_proto
+
+    pb = onnx_messages()
+    graph = pb.GraphProto(name="edgesr")
     x = "y"
     layers = model.spec.layers
     for n, (_, n_out, k, bias) in enumerate(layers):
         p = k // 2
-        inits.append(_onnx_tensor(f"pads{n}", np.array([0, 0, p, p, 0, 0, p, p], np.int64)))
-        mode = _pb(1, "mode") + _pb(4, "edge") + _pb(20, 3)  # AttributeProto name 1, s 4, type 20 (STRING)
-        nodes.append(_onnx_node("Pad", [x, f"pads{n}"], f"pad{n}", [mode]))
-        inits.append(_onnx_tensor(f"w{n}", model.arrays[f"w{n}"]))
+        graph.initializer.append(tensor_proto(f"pads{n}", np.array([0, 0, p, p, 0, 0, p, p], np.int64)))
+        mode = pb.AttributeProto(name="mode", s=b"edge", type=ATTRIBUTE_STRING)
+        graph.node.append(pb.NodeProto(input=[x, f"pads{n}"], output=[f"pad{n}"], name=f"pad{n}", op_type="Pad", attribute=[mode]))
+        graph.initializer.append(tensor_proto(f"w{n}", model.arrays[f"w{n}"]))
         inputs = [f"pad{n}", f"w{n}"]
         if bias:
-            inits.append(_onnx_tensor(f"b{n}", model.arrays[f"b{n}"]))
+            graph.initializer.append(tensor_proto(f"b{n}", model.arrays[f"b{n}"]))
             inputs.append(f"b{n}")
         last = n == len(layers) - 1
-        kernel = _pb(1, "kernel_shape") + _pb(8, k) + _pb(8, k) + _pb(20, 7)  # ints 8, type INTS
-        nodes.append(_onnx_node("Conv", inputs, "filters" if last else f"conv{n}", [kernel]))
+        output = "filters" if last else f"conv{n}"
+        kernel = pb.AttributeProto(name="kernel_shape", ints=[k, k], type=ATTRIBUTE_INTS)
+        graph.node.append(pb.NodeProto(input=inputs, output=[output], name=output, op_type="Conv", attribute=[kernel]))
         if not last:
-            nodes.append(_onnx_node("Tanh", [f"conv{n}"], f"act{n}"))
+            graph.node.append(pb.NodeProto(input=[f"conv{n}"], output=[f"act{n}"], name=f"act{n}", op_type="Tanh"))
         x = f"act{n}"
-    graph = [*(_pb(1, node) for node in nodes), _pb(2, "edgesr"), *(_pb(5, t) for t in inits)]
-    graph += [_pb(11, _onnx_value("y", 1)), _pb(12, _onnx_value("filters", model.spec.head_outputs))]
-    opset = _pb(8, [_pb(1, ""), _pb(2, 13)])
-    return _pb(1, 8) + _pb(2, "acutance") + opset + _pb(7, graph)
+
+    def value(name: str, channels: int):
+        dims = [pb.Dimension(dim_value=1), pb.Dimension(dim_value=channels), pb.Dimension(dim_param="h"),
+                pb.Dimension(dim_param="w")]
+        shape = pb.TensorShapeProto(dim=dims)
+        return pb.ValueInfoProto(name=name, type=pb.TypeProto(tensor_type=pb.TensorTypeProto(elem_type=1, shape=shape)))
+
+    graph.input.append(value("y", 1))
+    graph.output.append(value("filters", model.spec.head_outputs))
+    opset = pb.OperatorSetIdProto(domain="", version=13)
+    return pb.ModelProto(ir_version=8, producer_name="acutance", graph=graph, opset_import=[opset]).SerializeToString()
 
 
 # ------------------------------------------------------------------------------------------- inference
