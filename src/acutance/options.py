@@ -2,7 +2,8 @@
 
 ``read_options(cls, path, overrides)`` returns the keyword arguments for the dataclass ``cls``: the file's
 values, then the non-None ``overrides`` (command-line flags) on top; an unreadable or malformed file, or a
-key ``cls`` does not have, is an ``OptionError`` naming it.
+key ``cls`` does not have, is an ``OptionError`` naming it. ``OptionsFile`` gives a config dataclass its
+``load(path, **overrides)`` (read, then the class's own ``check()``).
 """
 
 from __future__ import annotations
@@ -29,3 +30,16 @@ def read_options(cls, path: str | Path | None, overrides: dict) -> dict:
     if unknown:
         raise OptionError(f"unknown training option(s): {', '.join(unknown)}")
     return values
+
+
+class OptionsFile:
+    """Mixin of the trainers' config dataclasses: ``Config.load(path, **overrides)`` reads, builds and checks."""
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides):
+        config = cls(**read_options(cls, path, overrides))
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Raise an ``OptionError`` for values that do not go together (the fields' types are the dataclass's)."""

@@ -18,10 +18,11 @@ import numpy as np
 
 from acutance.edgesr.arch import EsrSpec
 from acutance.errors import OptionError
+from acutance.options import OptionsFile
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(OptionsFile):
     """``acutance train edgesr --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
 
     kind: str = "tr"
@@ -43,19 +44,14 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
 
-    @classmethod
-    def load(cls, path: str | Path | None = None, **overrides) -> TrainConfig:
-        from acutance.options import read_options
-
-        config = cls(**read_options(cls, path, overrides))
-        config.spec()  # validates the architecture
-        if config.loss not in ("l1", "l2"):
-            raise OptionError(f"loss must be 'l1' or 'l2', got {config.loss!r}")
-        if config.crop % config.scale:
-            raise OptionError(f"crop {config.crop} is not a multiple of the scale {config.scale}")
-        if config.steps < 1 or config.batch < 1:
+    def check(self) -> None:
+        self.spec()  # validates the architecture
+        if self.loss not in ("l1", "l2"):
+            raise OptionError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
+        if self.crop % self.scale:
+            raise OptionError(f"crop {self.crop} is not a multiple of the scale {self.scale}")
+        if self.steps < 1 or self.batch < 1:
             raise OptionError("steps and batch must be >= 1")
-        return config
 
     def spec(self) -> EsrSpec:
         from acutance.errors import ModelError

@@ -29,11 +29,14 @@ import numpy as np
 from acutance.lut import kernels
 from acutance.lut.lerf import RHO_MAX, SIGMA_MAX, SIGMA_MIN, LerfModel, save_model, taps
 from acutance.lut.runtime import N_ENTRIES, Stage
+from acutance.options import OptionsFile
 from acutance.lut.train import _ensemble, _finish, _gather, _torch, simplex_interp
 
 
 @dataclass
-class LerfConfig:
+class LerfConfig(OptionsFile):
+    """``acutance train lerf --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+
     patterns: list[str] = field(default_factory=lambda: ["s", "d", "y"])
     refine: bool = True
     steps: int = 20000
@@ -53,13 +56,6 @@ class LerfConfig:
     threads: int = 1
     checkpoint_every: int = 500
     init: str = ""  # start from this model file's tables (e.g. a second phase at a lower learning rate)
-
-    @classmethod
-    def load(cls, path: str | Path | None = None, **overrides) -> "LerfConfig":
-        """Options from a JSON or TOML file (unknown keys refused), then the non-None overrides."""
-        from acutance.options import read_options
-
-        return cls(**read_options(cls, path, overrides))
 
 
 # ------------------------------------------------------------------------------------------- fast lookups

@@ -23,13 +23,14 @@ import numpy as np
 from acutance.errors import OptionError
 from acutance.lut import kernels
 from acutance.lut.runtime import LutModel, Stage
+from acutance.options import OptionsFile
 
 L = kernels.LEVELS
 
 
 @dataclass
-class TrainConfig:
-    """``acutance train lut --config FILE`` (JSON or TOML): every field optional."""
+class TrainConfig(OptionsFile):
+    """``acutance train lut --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
 
     scale: int = 4
     method: str = "fit"  # "fit": least-squares tables (no torch); "net": MLPs -> tables
@@ -60,29 +61,23 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
 
-    @classmethod
-    def load(cls, path: str | Path | None, **overrides) -> "TrainConfig":
-        from acutance.options import read_options
-
-        values = read_options(cls, path, overrides)
-        config = cls(**values)
-        if config.method not in ("fit", "net"):
-            raise OptionError(f"method must be 'fit' or 'net', got {config.method!r}")
-        if config.scale not in (2, 3, 4):
-            raise OptionError(f"scale must be 2, 3 or 4, got {config.scale}")
-        if any(p not in kernels.PATTERNS for p in config.patterns):
+    def check(self) -> None:
+        if self.method not in ("fit", "net"):
+            raise OptionError(f"method must be 'fit' or 'net', got {self.method!r}")
+        if self.scale not in (2, 3, 4):
+            raise OptionError(f"scale must be 2, 3 or 4, got {self.scale}")
+        if any(p not in kernels.PATTERNS for p in self.patterns):
             raise OptionError(f"patterns must be among {', '.join(kernels.PATTERNS)}")
-        if config.crop % config.scale:
-            raise OptionError(f"crop {config.crop} is not a multiple of the scale {config.scale}")
-        if config.stages < 1:
-            raise OptionError(f"stages must be at least 1, got {config.stages}")
-        if config.method == "fit" and not config.init and config.stages > 1 and config.finetune_steps < 1:
+        if self.crop % self.scale:
+            raise OptionError(f"crop {self.crop} is not a multiple of the scale {self.scale}")
+        if self.stages < 1:
+            raise OptionError(f"stages must be at least 1, got {self.stages}")
+        if self.method == "fit" and not self.init and self.stages > 1 and self.finetune_steps < 1:
             raise OptionError("a fitted cascade (stages > 1) trains its 1x stages by fine-tuning: set finetune_steps")
-        if config.init and config.finetune_steps < 1 and config.refit_iterations < 1:
+        if self.init and self.finetune_steps < 1 and self.refit_iterations < 1:
             raise OptionError("init starts from a model file: set finetune_steps or refit_iterations to train it")
-        if config.refit_iterations > 0 and config.stages < 2:
+        if self.refit_iterations > 0 and self.stages < 2:
             raise OptionError("refit_iterations re-fits the last stage of a cascade: it needs stages >= 2")
-        return config
 
 
 def _torch():

@@ -241,7 +241,11 @@ def fit(
 
     from tqdm import tqdm
 
-    runlog = RunLog(log_path, log)
+    def show(line: str) -> None:  # a message between progress-bar updates, not through them
+        with tqdm.external_write_mode():
+            log(line)
+
+    runlog = RunLog(log_path, show if log and progress else log)
     last = min(options.steps, step + stop_after) if stop_after else options.steps
     bar = tqdm(total=options.steps, initial=step, desc=name, disable=not progress, unit="step", leave=False)
     net.train()
