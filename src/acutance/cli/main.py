@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pairs": ("acutance.cli.pairs_cmd", "build an HR/LR patch dataset with a degradation preset"),
     "train": ("acutance.cli.train_cmd", "train a model on your own images (raisr, blade, ...)"),
     "export": ("acutance.cli.export_cmd", "convert a deep-model checkpoint to ONNX"),
+    "convert-splut": ("acutance.cli.convert_cmd", "convert the SPLUT authors' checkpoints to a LUT model file"),
 }
 
 DESCRIPTION = "Upscale, sharpen, denoise and measure images. 'acutance COMMAND --help' for details."
