@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from acutance.deep.checkpoint import SUFFIXES, load_checkpoint
-    from acutance.deep.export import max_abs_diff, onnx_bytes
+    from acutance.deep.export import checkpoint_meta, max_abs_diff, onnx_bytes
     from acutance.io import atomic_write_bytes, check_writable_output
 
     source: Path = args.model_file
@@ -40,16 +40,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable_output(target, overwrite=args.overwrite)  # fail before the slow part
     loaded = load_checkpoint(source)
     description = loaded.description
-    name = args.name or source.stem
-    meta = {
-        "arch": description.arch,
-        "hyper_parameters": description.hyper_parameters,
-        "name": name,
-        "summary": f"{description.summary()} from {source.name}",
-        "licence": "(your model)",
-        "source": source.name,
-    }
-    data = onnx_bytes(loaded.module, description.scale, meta)
+    data = onnx_bytes(loaded.module, description.scale, checkpoint_meta(description, source, args.name))
     diff = max_abs_diff(loaded.module, data)
     if not diff < 1e-3:
         from acutance.errors import ModelError

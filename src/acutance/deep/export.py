@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from acutance.deep.runtime import FORMAT, INPUT, META_KEY, OUTPUT  # what the runtime reads back
 from acutance.errors import ModelError
 
-FORMAT = "acutance-onnx-1"
-META_KEY = "acutance"
+__all__ = ["FORMAT", "INPUT", "META_KEY", "OUTPUT", "checkpoint_meta", "describe", "export_onnx", "onnx_bytes"]
 OPSET = 17
-INPUT, OUTPUT = "input", "output"
 
 
 def runtime_advice(module: Any) -> dict:
@@ -121,6 +120,20 @@ def describe(module: Any, scale: int, meta: dict | None = None) -> dict:
     except TypeError as error:
         raise ModelError(f"ONNX metadata must be JSON-serialisable: {error}") from None
     return full
+
+
+def checkpoint_meta(description: Any, source: str | os.PathLike, name: str | None = None) -> dict:
+    """The description stored for a converted checkpoint (``acutance export``, or in memory at load time):
+    its detected architecture and hyper-parameters, name (default: the file's stem) and source."""
+    source = Path(source)
+    return {
+        "arch": description.arch,
+        "hyper_parameters": description.hyper_parameters,
+        "name": name or source.stem,
+        "summary": f"{description.summary()} from {source.name}",
+        "licence": "(your model)",
+        "source": source.name,
+    }
 
 
 def _split_shared_initializers(model: Any, state_dict: dict) -> None:

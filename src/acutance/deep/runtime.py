@@ -25,12 +25,13 @@ import numpy as np
 from acutance.contract import check_rgb
 from acutance.errors import ModelError
 from acutance.models.descriptor import ModelInfo
+from acutance.models.families import FAMILIES
 from acutance.models.weights import check_scale
 
 FORMAT = "acutance-onnx-1"
 META_KEY = "acutance"
 INPUT, OUTPUT = "input", "output"
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
+CHECKPOINT_SUFFIXES = tuple(s for s in FAMILIES["deep"].suffixes if s != ".onnx")  # torch checkpoints
 _PROBE = 32  # input size used to find the scale of an ONNX file without metadata
 
 
@@ -59,7 +60,12 @@ class OnnxEnhancer:
         x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
         if pad_h or pad_w:
             x = np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode="reflect" if min(height, width) > 1 else "edge")
-        out = self.session.run([self.session.get_outputs()[0].name], {self.session.get_inputs()[0].name: x})[0]
+        try:
+            out = self.session.run([self.session.get_outputs()[0].name], {self.session.get_inputs()[0].name: x})[0]
+        except Exception as error:  # noqa: BLE001 (onnxruntime's Fail, InvalidArgument, ...: a broken graph)
+            raise ModelError(f"{self.info.name}: the ONNX model failed on a {width}x{height} input: {_first_line(error)}") from None
+        if out.ndim != 4 or out.shape[2] < height * self.scale or out.shape[3] < width * self.scale:
+            raise ModelError(f"{self.info.name}: the ONNX model gave {out.shape} for a {width}x{height} input at x{self.scale}")
         out = out[0, :, : height * self.scale, : width * self.scale]
         return np.ascontiguousarray(out.transpose(1, 2, 0), dtype=np.float32)
 
@@ -87,7 +93,8 @@ def make_session(model: bytes | str | os.PathLike, initializers: Mapping[str, np
     options.graph_optimization_level = (
         ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if initializers else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     )
-    options.log_severity_level = 3  # onnxruntime's warnings about unused initializers are noise here
+    # onnxruntime's warnings about unused initializers are noise here, and its errors become our one line.
+    options.log_severity_level = 4
     keep = []
     for name, array in (initializers or {}).items():
         value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
@@ -221,11 +228,31 @@ def read_meta(session) -> dict:
         return {}
     try:
         meta = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ModelError(f"bad acutance metadata in ONNX model: {error}") from None
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise ModelError(f"bad acutance metadata in ONNX model: {_first_line(error)}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelError(f"ONNX metadata format {meta.get('format') if isinstance(meta, dict) else meta!r}, expected {FORMAT!r}")
+    return _checked_meta(meta)
+
+
+# The numbers an acutance ONNX description may hold (name: (low, high)); anything else could fail later
+# with a Python error, or pad or tile absurdly (found by benchmarks/fuzz.py).
+_META_RANGES = {"scale": (1, 16), "tile": (0, 1 << 16), "context": (0, 1024), "pad_multiple": (1, 1024)}
+
+
+def _checked_meta(meta: dict) -> dict:
+    for key, (low, high) in _META_RANGES.items():
+        value = meta.get(key, low if key != "scale" else None)
+        if type(value) is not int or not low <= value <= high:
+            raise ModelError(f"ONNX metadata: {key!r} must be a whole number in {low}..{high}, got {value!r:.40}")
+    if not isinstance(meta.get("task", "upscale"), str):
+        raise ModelError("ONNX metadata: 'task' must be a string")
     return meta
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _probe_scale(session, where: str) -> int:
@@ -237,7 +264,7 @@ def _probe_scale(session, where: str) -> int:
     try:
         out = session.run(None, {inp.name: np.zeros((1, channels, _PROBE, _PROBE), np.float32)})[0]
     except Exception as error:  # noqa: BLE001 (any failure to run it means: not an SR net)
-        raise ModelError(f"{where}: cannot run the ONNX model on a {_PROBE}x{_PROBE} input: {error}") from None
+        raise ModelError(f"{where}: cannot run the ONNX model on a {_PROBE}x{_PROBE} input: {_first_line(error)}") from None
     if out.ndim != 4 or out.shape[2] % _PROBE or out.shape[2] != out.shape[3]:
         raise ModelError(f"{where}: not an image-to-image ONNX model (output {out.shape} for a {_PROBE}x{_PROBE} input)")
     return out.shape[2] // _PROBE
@@ -316,7 +343,7 @@ def read_onnx_meta(path: str | os.PathLike) -> dict:
     ort = _ort()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # its errors become our one line
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001 (onnxruntime raises its own types)
@@ -378,19 +405,11 @@ def load_checkpoint_file(path: str | os.PathLike, *, name: str | None = None) ->
         raise ModelError(f"{path}: running a torch checkpoint needs the 'train' extra (torch); or convert it "
                          "once with 'acutance export' on a machine that has torch and use the .onnx file") from None
     from acutance.deep.checkpoint import load_checkpoint
-    from acutance.deep.export import onnx_bytes
+    from acutance.deep.export import checkpoint_meta, onnx_bytes
 
     loaded = load_checkpoint(path)
     stem = name or Path(path).stem
-    meta = {
-        "arch": loaded.description.arch,
-        "hyper_parameters": loaded.description.hyper_parameters,
-        "name": stem,
-        "summary": f"{loaded.description.summary()} from {Path(path).name}",
-        "licence": "(your model)",
-        "source": Path(path).name,
-    }
-    data = onnx_bytes(loaded.module, loaded.description.scale, meta)
+    data = onnx_bytes(loaded.module, loaded.description.scale, checkpoint_meta(loaded.description, path, stem))
     session = make_session(data)
     return enhancer_from_session(session, read_meta(session), name=stem, source=str(path))
 

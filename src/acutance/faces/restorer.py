@@ -123,11 +123,14 @@ def load_restorer(name_or_path: str | os.PathLike) -> FaceRestorer:
         if REGISTRY[key].task != "face":
             raise ModelError(f"{key!r} is a {REGISTRY[key].task} model, not a face restorer")
         return load_model(key).restorer  # type: ignore[attr-defined]
+    from acutance.models.families import FAMILIES
+
     path = Path(name_or_path)
     suffix = path.suffix.lower()
-    if suffix not in (".onnx", ".pth", ".pt", ".safetensors"):
+    suffixes = FAMILIES["deep"].suffixes  # our ONNX restorers, or GFPGAN torch checkpoints
+    if suffix not in suffixes:
         known = ", ".join(name for name, info in REGISTRY.items() if info.loader == __name__)
-        raise ModelError(f"unknown face restorer {key!r}: use one of {known} or a .onnx/.pth/.pt/.safetensors file")
+        raise ModelError(f"unknown face restorer {key!r}: use one of {known} or a {'/'.join(suffixes)} file")
     if not path.is_file():
         raise ModelError(f"face restorer file not found: {path}")
     if suffix == ".onnx":
