@@ -24,7 +24,7 @@ INPUTS = {2: (540, 960), 3: (360, 640), 4: (270, 480), 1: (1080, 1920)}
 
 
 def hashed_models() -> list[str]:
-    return [info.name for info in list_models() if info.loader == "acutance.raisr.runtime:load"]
+    return [info.name for info in list_models() if info.loader == "acutance.raisr.runtime"]
 
 
 def measure(name: str, rounds: int = 7) -> dict:
