@@ -1,5 +1,6 @@
 """The web API on a live server (uvicorn on 127.0.0.1): jobs, results equal to the CLI's, limits (413),
-non-images (415), unknown jobs (404), ten concurrent uploads, OpenAPI."""
+non-images (415), bad fields and absurd scales (400), other sites and hosts (403), a full queue (503),
+cancelling (DELETE), security headers, unknown jobs (404), ten concurrent uploads, OpenAPI."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ httpx = pytest.importorskip("httpx", reason="the web tests need httpx")
 uvicorn = pytest.importorskip("uvicorn", reason="the web tests need the 'web' extra")
 pytest.importorskip("fastapi", reason="the web tests need the 'web' extra")
 
+from acutance.limits import Limits  # noqa: E402
 from acutance.web import WebSettings, create_app  # noqa: E402
 
-LIMITS = WebSettings(max_upload_bytes=400_000, max_input_pixels=300_000, max_output_pixels=2_000_000, jobs=2)
+LIMITS = WebSettings(max_upload_bytes=400_000, limits=Limits(max_input_pixels=300_000, max_output_pixels=2_000_000),
+                     jobs=2)  # fmt: skip
 
 
 @contextmanager
@@ -58,11 +61,13 @@ def png_bytes(height: int = 40, width: int = 56, seed: int = 0) -> bytes:
     return encode_image(smooth_test_image(height, width, seed=seed), "PNG")
 
 
-def submit(client, data: bytes, name: str = "photo.png", reference: bytes | None = None, **form) -> httpx.Response:
+def submit(
+    client, data: bytes, name: str = "photo.png", reference: bytes | None = None, headers: dict | None = None, **form
+) -> httpx.Response:
     files = {"image": (name, data, "application/octet-stream")}
     if reference is not None:
         files["reference"] = ("ref.png", reference, "image/png")
-    return client.post("/api/jobs", files=files, data={k: str(v) for k, v in form.items()})
+    return client.post("/api/jobs", files=files, data={k: str(v) for k, v in form.items()}, headers=headers)
 
 
 def wait(client, job_id: str, timeout: float = 60) -> dict:
@@ -134,7 +139,8 @@ def test_strength_zero_is_bicubic_and_tiff_gets_a_png_preview(url: str) -> None:
         assert get(soft) == get(plain) != get(sharp)
         assert get(plain)[:4] in (b"II*\x00", b"MM\x00*")
         assert client.get(f"/api/jobs/{plain['id']}/preview/result").content.startswith(b"\x89PNG")
-        assert submit(client, tiff, model="cas-x2", strength=1.5).status_code == 422
+        response = submit(client, tiff, model="cas-x2", strength=1.5)
+        assert response.status_code == 400 and "strength" in response.json()["detail"]
 
 
 def test_bad_requests_are_4xx_with_a_message(url: str) -> None:
@@ -147,7 +153,7 @@ def test_bad_requests_are_4xx_with_a_message(url: str) -> None:
         response = submit(client, encode_image(np.zeros((600, 600, 3), np.uint8), "PNG"))  # small file, 0.36 MP
         assert response.status_code == 413 and "MP" in response.json()["detail"]
         response = submit(client, encode_image(np.zeros((500, 500, 3), np.uint8), "PNG"), model="bicubic", scale=4)
-        assert response.status_code == 413 and "result" in response.json()["detail"]
+        assert response.status_code == 413 and "output limit" in response.json()["detail"]
         response = submit(client, png_bytes(), model="no-such-model")
         assert response.status_code == 400 and "unknown model" in response.json()["detail"]
         response = submit(client, png_bytes(), model="raisr-x2", scale=3)
@@ -157,6 +163,97 @@ def test_bad_requests_are_4xx_with_a_message(url: str) -> None:
         status = wait(client, job["id"])
         assert status["status"] == "failed" and "cut.png" in status["message"]
         assert client.get(f"/api/jobs/{job['id']}/result").status_code == 409
+
+
+def one_line_400(response: httpx.Response, *words: str) -> str:
+    assert response.status_code == 400, (response.status_code, response.text)
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail and "\n" not in detail, detail
+    assert "supports , not" not in detail, detail  # the old empty list of factors
+    for word in words:
+        assert word in detail, detail
+    return detail
+
+
+def test_a_tiny_png_with_an_absurd_scale_is_400_and_every_bad_field_too(url: str) -> None:
+    tiny = encode_image(np.zeros((1, 1, 3), np.uint8), "PNG")
+    assert len(tiny) < 80  # the issue's 69-byte PNG: accepted with scale=1e-8, the server then grew past 6 GB
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for scale in ("1e-8", "0", "-2", "inf", "-inf", "nan", "1e9", "abc"):
+            one_line_400(submit(client, tiny, model="bicubic", scale=scale), "scale")
+        for scale in ("0", "nan", "inf", "1e-8"):  # a fixed-scale model: not "supports , not x0"
+            one_line_400(submit(client, tiny, model="raisr-x2", scale=scale), "scale")
+        for strength in ("nan", "inf", "-0.5", "1.5", "x"):
+            one_line_400(submit(client, tiny, model="bicubic", strength=strength), "strength")
+        one_line_400(client.post("/api/jobs", data={"model": "bicubic"}), "image")  # no file at all
+        one_line_400(submit(client, tiny, model="niqe-pristine"), "model")  # registered, but not an enhancer
+        one_line_400(submit(client, b"", model="bicubic"), "empty")
+        assert submit(client, tiny, model="bicubic", scale=32).status_code == 202  # the range's end is fine
+
+
+def test_other_sites_and_hosts_are_refused_and_every_answer_has_security_headers(url: str) -> None:
+    port = url.rsplit(":", 1)[1]
+    with httpx.Client(base_url=url, timeout=30) as client:
+        png = png_bytes()
+        for origin in ("http://evil.example", "null", f"http://localhost:{port}", f"https://127.0.0.1.evil:{port}"):
+            response = submit(client, png, model="bicubic", headers={"Origin": origin})
+            assert response.status_code == 403 and "another site" in response.json()["detail"], origin
+        own = submit(client, png, model="bicubic", headers={"Origin": url})  # the page itself
+        assert own.status_code == 202, own.text
+        job = own.json()["id"]
+        assert client.delete(f"/api/jobs/{job}", headers={"Origin": "http://evil.example"}).status_code == 403
+        assert client.get(f"/api/jobs/{job}").status_code == 200  # not deleted
+        assert client.delete(f"/api/jobs/{job}", headers={"Origin": url}).status_code == 204
+        # DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends Host: evil.example.
+        response = client.get("/api/models", headers={"Host": f"evil.example:{port}"})
+        assert response.status_code == 403 and "Host" in response.json()["detail"]
+        assert client.get("/api/models", headers={"Host": f"localhost:{port}"}).status_code == 200
+        for path in ("/", "/api/models", "/static/app.js", "/api/jobs/nope", "/openapi.json"):
+            headers = client.get(path).headers
+            assert headers["x-content-type-options"] == "nosniff", path
+            assert headers["x-frame-options"] == "DENY", path
+            assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        page_policy = client.get("/").headers["content-security-policy"]
+        assert "script-src 'self'" in page_policy and "unsafe-inline" not in page_policy
+        refused = submit(client, png, headers={"Origin": "http://evil.example"})
+        assert refused.headers["x-frame-options"] == "DENY"  # refusals carry them too
+
+
+def test_a_full_queue_is_503_and_delete_cancels_queued_and_running_jobs() -> None:
+    settings = WebSettings(jobs=1, queue=1, tile=64)
+    slow = png_bytes(1200, 1200, seed=5)  # BLADE in 64-pixel tiles: well over a minute if it is not stopped
+    with live_server(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
+        running = submit(client, slow, model="blade-denoise-25").json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/jobs/{running}").json()["progress"] <= 0.1:
+            assert time.monotonic() < deadline, "the slow job did not start"
+            time.sleep(0.05)
+        queued = submit(client, png_bytes(), model="bicubic")
+        assert queued.status_code == 202 and queued.json()["status"] == "queued"
+        full = submit(client, png_bytes(), model="bicubic")
+        assert full.status_code == 503 and "busy" in full.json()["detail"]
+        assert int(full.headers["retry-after"]) >= 1
+        # A queued job is cancelled at once: its place is free again.
+        assert client.delete(f"/api/jobs/{queued.json()['id']}").status_code == 204
+        assert client.get(f"/api/jobs/{queued.json()['id']}").status_code == 404
+        waiting = submit(client, png_bytes(), model="bicubic")
+        assert waiting.status_code == 202, waiting.text
+        # The running job stops at its next tile: the one worker is then free for the waiting job.
+        started = time.monotonic()
+        assert client.delete(f"/api/jobs/{running}").status_code == 204
+        status = wait(client, waiting.json()["id"], timeout=30)
+        assert status["status"] == "done", status
+        assert time.monotonic() - started < 2.5, "the deleted job kept the worker busy"
+
+
+def test_a_job_over_the_memory_limit_is_refused_before_it_is_queued() -> None:
+    settings = WebSettings(limits=Limits(max_memory=64 << 20))
+    with live_server(settings) as base, httpx.Client(base_url=base, timeout=30) as client:
+        response = submit(client, png_bytes(300, 400), model="bicubic", scale=8)  # 7.7 MP of float32 and more
+        assert response.status_code == 413
+        detail = response.json()["detail"]
+        assert "MiB" in detail and "--max-memory" in detail, detail
+        assert submit(client, png_bytes(), model="bicubic", scale=2).status_code == 202
 
 
 def test_body_over_the_request_limit_is_cut_short_with_413(url: str) -> None:
@@ -174,7 +271,7 @@ def test_body_over_the_request_limit_is_cut_short_with_413(url: str) -> None:
     # A declared length over the limit is refused before a byte of the body is read.
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as raw:
-        raw.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=xyz\r\n"
+        raw.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=xyz\r\n"
                     b"Content-Length: 99999999\r\n\r\n")  # fmt: skip
         assert raw.recv(4096).startswith(b"HTTP/1.1 413")
 

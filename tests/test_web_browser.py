@@ -43,13 +43,17 @@ def test_page_upload_compare_download(tmp_path: Path) -> None:
             page.on("request", lambda request: requests.append(request.url))
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(url + "/")
-            page.wait_for_function("document.querySelectorAll('#model option').length > 3")
+            # The page must work under its own content security policy: a blocked script, style or
+            # picture shows as a console error.
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            response = page.goto(url + "/")
+            assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+            page.wait_for_function("() => document.querySelectorAll('#model option').length > 3")
             page.set_input_files("#file", str(source))
             page.select_option("#model", MODEL)
             page.select_option("#scale", "3")
             page.click("#run")
-            page.wait_for_function("['done', 'failed'].includes(document.body.dataset.state)", timeout=60_000)
+            page.wait_for_function("() => ['done', 'failed'].includes(document.body.dataset.state)", timeout=60_000)
             assert page.get_attribute("body", "data-state") == "done", page.inner_text("#status")
             assert page.inner_text("#facts").count("288×288") == 1
             metrics = page.inner_text("#metrics")

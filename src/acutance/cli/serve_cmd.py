@@ -6,6 +6,8 @@ import argparse
 import ipaddress
 import sys
 
+from acutance.cli.limit_options import add_limit_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -19,31 +21,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME",
+        help="another name the Host header may carry, e.g. behind a reverse proxy (repeatable); requests for "
+             "any other name are refused, which stops DNS rebinding",
+    )  # fmt: skip
     parser.add_argument("--jobs", type=int, default=1, help="images processed at the same time (default: 1)")
+    parser.add_argument(
+        "--queue", type=int, default=8, help="jobs that may wait for a worker; more get 503 (default: 8)"
+    )
+    parser.add_argument(
+        "--max-queued-mb", type=float, default=128.0,
+        help="uploads that waiting jobs may hold in memory, in MB; more get 503 (default: 128)",
+    )  # fmt: skip
     parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload in MB (default: 50)")
     parser.add_argument(
-        "--max-pixels", type=float, default=16.0, help="largest input image in megapixels (default: 16)"
-    )
+        "--max-kept-mb", type=float, default=128.0,
+        help="finished results kept for download, in MB; the oldest go first (default: 128)",
+    )  # fmt: skip
     parser.add_argument(
-        "--max-output-pixels", type=float, default=64.0, help="largest result in megapixels (default: 64)"
-    )
+        "--tile", type=int, default=256,
+        help="tile size in input pixels for integer scales: a deleted job stops between tiles (default: 256)",
+    )  # fmt: skip
+    add_limit_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from acutance.errors import AcutanceError
+    from acutance import limits
+    from acutance.errors import AcutanceError, OptionError
     from acutance.web import WebSettings
 
+    if not 0 < args.port < 65536:
+        raise OptionError(f"--port must be in 1..65535, got {args.port}")
+    for flag in ("jobs", "tile"):
+        if getattr(args, flag) < 1:
+            raise OptionError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    for flag in ("queue", "max_queued_mb", "max_upload_mb", "max_kept_mb"):
+        if not getattr(args, flag) >= 0:
+            raise OptionError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
     settings = WebSettings(
         max_upload_bytes=int(args.max_upload_mb * 1e6),
-        max_input_pixels=int(args.max_pixels * 1e6),
-        max_output_pixels=int(args.max_output_pixels * 1e6),
+        limits=limits.current(),  # --max-pixels, --max-output-pixels, --max-memory (applied by cli.main)
         jobs=args.jobs,
+        queue=args.queue,
+        max_queued_bytes=int(args.max_queued_mb * 1e6),
+        max_kept_bytes=int(args.max_kept_mb * 1e6),
+        tile=args.tile,
+        host=args.host,
+        allowed_hosts=tuple(args.allow_host),
     )
-    if not 0 < args.port < 65536:
-        from acutance.errors import OptionError
-
-        raise OptionError(f"--port must be in 1..65535, got {args.port}")
     try:
         import uvicorn
 

@@ -3,26 +3,67 @@
 API: ``GET /api/models``; ``POST /api/jobs`` (multipart: image, optional reference, model, scale,
 strength) -> 202 and a job id; ``GET /api/jobs/{id}`` status and metrics; ``GET /api/jobs/{id}/result``
 the file (what ``acutance upscale`` writes); ``GET /api/jobs/{id}/preview/{input|result}`` a picture the
-browser can show; ``DELETE /api/jobs/{id}``.
+browser can show; ``DELETE /api/jobs/{id}`` forgets the job and cancels its work.
+
+Every request is checked before any work: its ``Host`` must name this server (DNS rebinding), a
+state-changing request from a browser must come from this server's own page (its ``Origin``: CSRF), the
+body is bounded (413), every field is validated (400), the job must fit ``acutance.limits`` (413) and the
+queue (503). Every response carries security headers (no sniffing, no framing, a content security policy).
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
+import math
+import warnings
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Literal
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, File, Form, HTTPException, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from acutance import limits
 from acutance.errors import AcutanceError
-from acutance.web.jobs import MEDIA_TYPES, Job, JobManager, JobSpec, WebSettings, no_reference_metric
+from acutance.web.jobs import (
+    LOCAL_HOSTS,
+    MEDIA_TYPES,
+    Job,
+    JobManager,
+    JobSpec,
+    QueueFull,
+    WebSettings,
+    job_memory,
+    no_reference_metric,
+    tile_for,
+)
 
 STATIC = resources.files("acutance.web") / "static"
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The page loads only its own script, style and pictures; nothing may frame it.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+# FastAPI's /docs page is Swagger UI from its CDN with an inline start-up script (no user data on it).
+DOCS_POLICY = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),  # other sites cannot embed the pictures either
+]
 
 
 class ModelEntry(BaseModel):
@@ -34,15 +75,20 @@ class ModelEntry(BaseModel):
     input: str
 
 
-class Limits(BaseModel):
+class ServerLimits(BaseModel):
     max_upload_bytes: int
-    max_input_pixels: int
+    max_input_pixels: int  # 0: no limit
     max_output_pixels: int
+    max_memory: int  # bytes of estimated working memory per job
+    min_scale: float  # the range of an any-scale model's factor
+    max_scale: float
+    jobs: int
+    queue: int
 
 
 class ModelsResponse(BaseModel):
     models: list[ModelEntry]
-    limits: Limits
+    limits: ServerLimits
     no_reference_metric: str | None  # "niqe" when installed, else None
 
 
@@ -55,7 +101,7 @@ class Metrics(BaseModel):
 
 class JobStatus(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     stage: str
     progress: float
     message: str
@@ -86,6 +132,78 @@ def _status(job: Job) -> JobStatus:
         result_name=job.result_name if done else None,
         metrics=Metrics(**job.metrics) if done else None,
     )
+
+
+async def _send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """Refuse requests for another host (DNS rebinding) or from another site's page (CSRF); add security headers.
+
+    ``Host`` must be the bound address, a loopback name, or one of ``allowed_hosts`` (on a wildcard address,
+    any IP literal). A state-changing request that carries an ``Origin`` (every browser sends one) must come
+    from this very origin; clients without one (curl, scripts) are not browsers a page can drive.
+    """
+
+    def __init__(self, app, settings: WebSettings):
+        self.app = app
+        self.hosts = {_normal_host(h) for h in (*LOCAL_HOSTS, settings.host, *settings.allowed_hosts)}
+        self.any_address = settings.host in ("0.0.0.0", "::", "")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        policy = (DOCS_POLICY if scope["path"] in ("/docs", "/docs/oauth2-redirect") else PAGE_POLICY).encode()
+        extra = [*SECURITY_HEADERS, (b"content-security-policy", policy)]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        host = headers.get("host", "")
+        if not self._host_allowed(host):
+            detail = f"refused: Host {host!r} is not this server (acutance serve --allow-host NAME serves a name)"
+            return await _send_json(send_with_headers, 403, detail)
+        origin = headers.get("origin")
+        if scope["method"] not in SAFE_METHODS and origin is not None and not _same_origin(origin, host):
+            return await _send_json(send_with_headers, 403, f"refused: a {scope['method']} from another site "
+                                    f"({origin}); use the page served at http://{host}/")  # fmt: skip
+        await self.app(scope, receive, send_with_headers)
+
+    def _host_allowed(self, host: str) -> bool:
+        name = _normal_host(host)
+        if not name:
+            return False
+        if name in self.hosts:
+            return True
+        if self.any_address:  # bound to every interface: an address literal cannot be a rebound name
+            try:
+                ipaddress.ip_address(name)
+                return True
+            except ValueError:
+                return False
+        return False
+
+
+def _normal_host(host: str) -> str:
+    """'127.0.0.1:8000' -> '127.0.0.1', '[::1]:80' -> '::1', 'Example.COM.' -> 'example.com'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    parts = urlsplit(origin.strip().lower())
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc == host.strip().lower()
 
 
 class BodyLimit:
@@ -123,14 +241,11 @@ class BodyLimit:
             await self._too_large(send)
 
     async def _too_large(self, send):
-        body = json.dumps({"detail": f"request too large: the limit is {self.limit / 1e6:g} MB"}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, f"request too large: the limit is {self.limit / 1e6:g} MB")
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
-    """The web application; ``settings`` sets the limits and the number of parallel jobs."""
+    """The web application; ``settings`` sets the limits, the queue and the number of parallel jobs."""
     settings = settings or WebSettings()
     manager = JobManager(settings)
 
@@ -144,9 +259,17 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         summary="Enhance images: upload, follow the job, compare, download.",
         version=_version(),
         lifespan=lifespan,
+        redoc_url=None,  # /docs is the one interactive page (its content security policy is written for it)
     )
     app.state.manager = manager
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(Guard, settings=settings)  # added last: runs first, and its headers go on every answer
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_field(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # One line, as every other error here; FastAPI's default is a 422 with a list.
+        problems = [f"{_field_name(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in error.errors()]
+        return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=400)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -155,6 +278,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     @app.get("/api/models", response_model=ModelsResponse)
     def models() -> ModelsResponse:
         """Registered models (name, task, scales), the server's limits and the no-reference metric."""
+        from acutance.models.descriptor import IMAGE_TASKS
         from acutance.models.registry import list_models
 
         entries = [
@@ -167,59 +291,93 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                 input=info.input,
             )
             for info in list_models()
+            if info.task in IMAGE_TASKS  # face and quality models do not map an image to an image
         ]
         scorer = no_reference_metric()
-        limits = Limits(
+        budget = settings.limits
+        server = ServerLimits(
             max_upload_bytes=settings.max_upload_bytes,
-            max_input_pixels=settings.max_input_pixels,
-            max_output_pixels=settings.max_output_pixels,
+            max_input_pixels=budget.max_input_pixels,
+            max_output_pixels=budget.max_output_pixels,
+            max_memory=budget.max_memory,
+            min_scale=limits.MIN_SCALE,
+            max_scale=limits.MAX_SCALE,
+            jobs=settings.jobs,
+            queue=settings.queue,
         )
-        return ModelsResponse(models=entries, limits=limits, no_reference_metric=scorer[0] if scorer else None)
+        return ModelsResponse(models=entries, limits=server, no_reference_metric=scorer[0] if scorer else None)
 
     @app.post(
         "/api/jobs",
         status_code=202,
         response_model=JobStatus,
-        responses={400: {"description": "bad option"}, 413: {"description": "file or image too large"},
-                   415: {"description": "not an image"}},  # fmt: skip
+        responses={400: {"description": "bad field"}, 403: {"description": "another site or host"},
+                   413: {"description": "file, image, result or working memory over a limit"},
+                   415: {"description": "not an image"},
+                   503: {"description": "the queue is full (see Retry-After)"}},  # fmt: skip
     )
     async def create_job(
         image: UploadFile = File(description="the image to enhance (PNG, JPEG, WebP, TIFF, BMP)"),
         reference: UploadFile | None = File(None, description="optional ground truth of the result's size"),
         model: str = Form("bicubic"),
         scale: float | None = Form(None, description="default: the model's own"),
-        strength: float = Form(1.0, ge=0.0, le=1.0, description="0: plain bicubic, 1: the model's result"),
+        strength: float = Form(1.0, description="0 to 1; 0: plain bicubic, 1: the model's result"),
     ) -> JobStatus:
         """Upload an image and start a job; poll ``/api/jobs/{id}`` until it is done or failed."""
+        from acutance.models.descriptor import IMAGE_TASKS
         from acutance.models.registry import model_info
-        from acutance.pipeline import resolve_scale
-        from acutance.resize import output_size
+        from acutance.pipeline.enhance import plan_enhance, resolve_scale
 
+        # Every field first, before a byte of the upload is held in memory.
         try:
             info = model_info(model)
+            if info.task not in IMAGE_TASKS:
+                raise HTTPException(400, f"model {model!r} is a {info.task} model; it does not enhance images")
+            if scale is not None:
+                limits.check_scale_value(scale)
             resolved = resolve_scale(_Described(info), scale)
         except AcutanceError as error:
             raise HTTPException(400, str(error)) from None
-        data = await _read_upload(image, settings)
-        width, height = _check_header(data, image.filename or "upload", settings)
-        out_h, out_w = output_size(height, width, resolved)
-        if out_h * out_w > settings.max_output_pixels:
-            raise HTTPException(413, f"the result would have {out_h * out_w / 1e6:.1f} MP at x{resolved:g}; "
-                                     f"the limit is {settings.max_output_pixels / 1e6:g} MP")  # fmt: skip
-        reference_data = None
-        if reference is not None and reference.filename:
-            reference_data = await _read_upload(reference, settings)
-            _check_header(reference_data, reference.filename, settings, pixels=settings.max_output_pixels)
-        spec = JobSpec(
-            data=data,
-            filename=image.filename or "upload.png",
-            model=model,
-            scale=resolved,
-            strength=strength,
-            reference=reference_data,
-            reference_name=(reference.filename if reference is not None else None) or "reference",
-        )
-        return _status(manager.submit(spec))
+        if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
+            raise HTTPException(400, f"strength must be between 0 and 1, got {strength!r}")
+        has_reference = reference is not None and bool(reference.filename)
+        sizes = [_declared_size(image, settings)] + ([_declared_size(reference, settings)] if has_reference else [])
+        try:
+            manager.reserve(sum(sizes))
+        except QueueFull as full:
+            raise HTTPException(503, str(full), headers={"Retry-After": str(full.retry_after)}) from None
+        try:
+            with limits.using(settings.limits):
+                data = await _read_upload(image, settings)
+                width, height, alpha = _check_header(data, image.filename or "upload")
+                reference_data, reference_pixels = None, 0
+                if has_reference:
+                    reference_data = await _read_upload(reference, settings)
+                    ref_w, ref_h, _ = _check_header(reference_data, reference.filename, output=True)
+                    reference_pixels = ref_w * ref_h
+                # The model's run as acutance.pipeline will plan it (output pixels, memory), then the job's own
+                # stages around it: all checked here, so that a job that would fail on a limit is never queued.
+                tile = tile_for(info, resolved, settings.tile)
+                what = f"{model} on {width}x{height} at x{resolved:g}"
+                planned = _check(plan_enhance, _Described(info), (height, width, 3), resolved, tile=tile,
+                                 writes=True, alpha=alpha)  # fmt: skip
+                estimate = job_memory(planned.memory, planned.out_height * planned.out_width, sum(sizes),
+                                      reference_pixels)  # fmt: skip
+                _check(limits.check_memory, estimate, what)
+            spec = JobSpec(
+                data=data,
+                filename=image.filename or "upload.png",
+                model=model,
+                scale=resolved,
+                strength=strength,
+                reference=reference_data,
+                reference_name=(reference.filename if has_reference else None) or "reference",
+            )
+            job = manager.submit(spec, sum(sizes))
+        except BaseException:
+            manager.release(sum(sizes))
+            raise
+        return _status(job)
 
     def _job(job_id: str) -> Job:
         job = manager.get(job_id)
@@ -254,7 +412,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @app.delete("/api/jobs/{job_id}", status_code=204, responses={404: {}})
     def delete_job(job_id: str) -> Response:
-        """Forget a job and its files now."""
+        """Forget a job and its files now; a queued job never runs, a running one stops at its next tile."""
         if not manager.delete(job_id):
             raise HTTPException(404, f"no job {job_id!r}")
         return Response(status_code=204)
@@ -270,6 +428,29 @@ class _Described:
         self.info = info
 
 
+def _field_name(location) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "request"
+
+
+def _check(check, *args, **options):
+    """Run an ``acutance.limits`` check; a request over a limit is a 413 with the check's one line."""
+    try:
+        return check(*args, **options)
+    except limits.LimitError as error:
+        raise HTTPException(413, str(error)) from None
+    except AcutanceError as error:
+        raise HTTPException(400, str(error)) from None
+
+
+def _declared_size(upload: UploadFile, settings: WebSettings) -> int:
+    """The upload's size as received (spooled by Starlette, not yet in memory); 413 over the limit."""
+    size = upload.size if upload.size is not None else settings.max_upload_bytes
+    if size > settings.max_upload_bytes:
+        raise HTTPException(413, f"{upload.filename}: larger than the limit of {settings.max_upload_bytes / 1e6:g} MB")
+    return size
+
+
 async def _read_upload(upload: UploadFile, settings: WebSettings) -> bytes:
     data = await upload.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
@@ -279,28 +460,35 @@ async def _read_upload(upload: UploadFile, settings: WebSettings) -> bytes:
     return data
 
 
-def _check_header(data: bytes, name: str, settings: WebSettings, pixels: int | None = None) -> tuple[int, int]:
-    """(width, height) from the header alone; 415 if it is not an image we read, 413 if too many pixels."""
+def _check_header(data: bytes, name: str, output: bool = False) -> tuple[int, int, bool]:
+    """(width, height, has alpha) from the header alone, checked against the input (or output) pixel limit.
+
+    415 if it is not an image we read, 413 if it has too many pixels.
+    """
     from PIL import Image as PILImage
 
     from acutance.io.image import FORMATS
 
-    limit = pixels or settings.max_input_pixels
     try:
-        with PILImage.open(io.BytesIO(data), formats=FORMATS) as pil:
-            width, height = pil.size
-            try:
-                orientation = pil.getexif().get(0x0112, 1)
-            except Exception:  # a damaged file past its header: the job reports why it cannot be read
-                orientation = 1
+        with warnings.catch_warnings():  # the size is checked below, against our limit: no raw warning
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data), formats=FORMATS) as pil:
+                width, height = pil.size
+                alpha = pil.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in pil.info
+                try:
+                    orientation = pil.getexif().get(0x0112, 1)
+                except Exception:  # a damaged file past its header: the job reports why it cannot be read
+                    orientation = 1
     except PILImage.DecompressionBombError:
+        limit = limits.current().max_output_pixels if output else limits.current().max_input_pixels
         raise HTTPException(413, f"{name}: too many pixels (the limit is {limit / 1e6:g} MP)") from None
     except Exception:
         raise HTTPException(415, f"{name}: not a PNG, JPEG, WebP, TIFF or BMP image") from None
-    if width * height > limit:
-        raise HTTPException(413, f"{name}: {width}x{height} is {width * height / 1e6:.1f} MP; "
-                                 f"the limit is {limit / 1e6:g} MP")  # fmt: skip
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    if output:
+        _check(limits.check_output_pixels, width, height, f"{name}: the reference")
+    else:
+        _check(limits.check_input_pixels, width, height, name)
+    return (height, width, alpha) if orientation in (5, 6, 7, 8) else (width, height, alpha)
 
 
 def _ready(job: Job) -> Job:

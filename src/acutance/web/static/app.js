@@ -22,7 +22,8 @@ async function loadModels() {
   }
   select.value = data.models.some((m) => m.name === "raisr-x2") ? "raisr-x2" : data.models[0].name;
   const lim = data.limits;
-  $("limits").textContent = `up to ${fmtBytes(lim.max_upload_bytes)}, ${(lim.max_input_pixels / 1e6).toFixed(0)} MP`;
+  const pixels = lim.max_input_pixels ? `, ${(lim.max_input_pixels / 1e6).toFixed(0)} MP` : "";
+  $("limits").textContent = `up to ${fmtBytes(lim.max_upload_bytes)}${pixels}`;
   modelChanged();
 }
 
