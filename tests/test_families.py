@@ -68,7 +68,7 @@ def test_a_shipped_file_loaded_as_a_file_is_the_same_model(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS, ids=str)
-def test_the_described_context_covers_the_receptive_field(name):
+def test_the_described_context_covers_the_receptive_field_and_other_scales_are_refused(name):
     """Tiles with exactly the described context, no overlap to hide a seam, equal the whole image: a context
     below the true receptive field shows here (hashed filters pick other buckets, tables other entries)."""
     model = load_model(name)
@@ -78,6 +78,9 @@ def test_the_described_context_covers_the_receptive_field(name):
     whole = model(image, scale)
     tiled = run_tiled(lambda x: model(x, scale), image, scale=scale, tile=16, overlap=0, context=info.context)
     assert np.abs(whole - tiled).max() <= 1e-5, f"{name}: context {info.context} is short of its receptive field"
+    if info.scales is not None:  # a fixed-scale model refuses any other factor
+        with pytest.raises(ModelError):
+            model(image, scale + 1)
 
 
 @pytest.mark.parametrize("name", [info.name for info in list_models() if info.task not in IMAGE_TASKS], ids=str)

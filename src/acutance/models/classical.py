@@ -24,6 +24,10 @@ class ClassicalFilter:
     def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
         check_rgb(rgb)
         if self.upscale:
+            from acutance.models.weights import check_scale
+
+            if self.info.scales and not self.info.supports_scale(scale):  # as the other families refuse
+                check_scale(self.info, self.info.scales[0], scale)
             return self.apply(rgb, scale)
         if scale != 1:
             raise ModelError(f"model {self.info.name!r} keeps the size; it takes no scale other than 1")
