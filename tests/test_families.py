@@ -167,3 +167,13 @@ def test_inference_needs_no_onnx_package():
     )
     env = dict(os.environ, PYTHONPATH=str(Path(acutance.__file__).parents[1]))
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS, ids=str)
+def test_every_image_model_checks_its_input(name):
+    from acutance.errors import OptionError
+
+    model = load_model(name)
+    scale = (model.info.scales or (2,))[0] if model.info.task == "upscale" else 1
+    with pytest.raises(OptionError, match="float32"):
+        model(np.zeros((8, 8, 3), np.uint8), scale)
