@@ -128,14 +128,15 @@ def _enhance(rgb, model, scale, tile, overlap, on_tile, outscale, *, writes: boo
         )
     else:
         out = model(rgb, scale)
-    out = np.asarray(out, dtype=np.float32)
-    if outscale is not None:
+    out = np.clip(out, 0.0, 1.0, out=np.asarray(out, dtype=np.float32))
+    if outscale is not None:  # the model's clipped result resized, as Real-ESRGAN resizes its 8-bit output
         from acutance.resize import imresize
 
         size = outscale_size(rgb.shape[0], rgb.shape[1], outscale)
         if out.shape[:2] != size:
             out = imresize(out, size=size, method="bicubic")
-    return np.clip(out, 0.0, 1.0, out=out)
+            np.clip(out, 0.0, 1.0, out=out)
+    return out
 
 
 def enhance_image(
