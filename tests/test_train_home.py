@@ -186,8 +186,10 @@ def test_lerf_resumes_bit_exactly(tmp_path):
     images = [np.rint(smooth_test_image(40, 40, seed=s) * 255).astype(np.uint8) for s in range(3)]
     config = lerf_train.LerfConfig(patterns=["s"], steps=4, batch=2, lr_size=8, scale_min=1.5, scale_max=2.5,
                                    checkpoint_every=2)  # fmt: skip
-    run = lambda stop, run_dir: lerf_train.train(config, [], log=lambda _: None, images=images, run=run_dir,  # noqa: E731
-                                                 stop_after=stop)
+
+    def run(stop, run_dir):
+        return lerf_train.train(config, [], log=lambda _: None, images=images, run=run_dir, stop_after=stop)
+
     straight, resumed = run(None, None), _interrupted(run, 3)(tmp_path / "run")
     _same_arrays({"k": straight.kernel_tables, "r": straight.refine.tables},
                  {"k": resumed.kernel_tables, "r": resumed.refine.tables})  # fmt: skip
@@ -203,7 +205,10 @@ def test_raisr_and_blade_resume_by_layer(folder, tmp_path, task):
     options = TrainOptions(task=task, scale=2 if task == "upscale" else 1, workers=1, noise_sigma=10.0,
                            layers=(LayerSpec(kind=kind, **small), LayerSpec(kind="same", period=1, **small)))
     paths = find_images([folder])
-    run = lambda stop, run_dir: train_files(paths, options, log=lambda _: None, run=run_dir, stop_after=stop)  # noqa: E731
+
+    def run(stop, run_dir):
+        return train_files(paths, options, log=lambda _: None, run=run_dir, stop_after=stop)
+
     straight, resumed = run(None, None), _interrupted(run, 1)(tmp_path / "run")
     assert len(resumed.layers) == 2 and (tmp_path / "run" / "layer0.npz").is_file()
     _same_arrays({str(i): layer.filters for i, layer in enumerate(straight.layers)},

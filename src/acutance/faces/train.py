@@ -503,7 +503,8 @@ def finetune_identity(crops: np.ndarray, geometry: dict, opts: IdentityOptions, 
         out = model(to_t(np.stack([degrade_face(c, rng) for c in clean])))
         terms = {"pixel": _loss(out, to_t(clean), opts.grad_weight)}
         if opts.identity_weight:
-            terms["identity"] = opts.identity_weight * identity_loss(net, out.clamp(0, 1), theta_all[idx], target_all[idx])
+            ident = identity_loss(net, out.clamp(0, 1), theta_all[idx], target_all[idx])
+            terms["identity"] = opts.identity_weight * ident
         return terms
 
     def validate(restorer) -> dict:

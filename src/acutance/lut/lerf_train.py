@@ -87,7 +87,8 @@ def _lut_gather(msb, lsb, tables, offsets, swap, out):
                     out[b, y, x, c] = 0.0
                 for p in range(n_pat):
                     for r in range(4):
-                        kernels._simplex(msb[b], lsb[b], y + kernels.PAD, x + kernels.PAD, offsets[p, r], vidx, vw, fs, ss)
+                        yy, xx = y + kernels.PAD, x + kernels.PAD
+                        kernels._simplex(msb[b], lsb[b], yy, xx, offsets[p, r], vidx, vw, fs, ss)
                         acc[:] = 0.0
                         for t in range(5):
                             for c in range(n_out):
@@ -119,7 +120,8 @@ def _lut_scatter(msb, lsb, grad, offsets, swap, gtab):
                         else:
                             for c in range(n_out):
                                 g[c] = grad[b, y, x, c]
-                        kernels._simplex(msb[b], lsb[b], y + kernels.PAD, x + kernels.PAD, offsets[p, r], vidx, vw, fs, ss)
+                        yy, xx = y + kernels.PAD, x + kernels.PAD
+                        kernels._simplex(msb[b], lsb[b], yy, xx, offsets[p, r], vidx, vw, fs, ss)
                         for t in range(5):
                             w = vw[t] / 16.0
                             for c in range(n_out):

@@ -339,7 +339,9 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
         if config.init:
             model = load_model_file(config.init)
             if model.scale != config.scale or model.input != "luma":
-                raise OptionError(f"init {config.init}: a x{model.scale} {model.input} model, expected x{config.scale} luma")
+                raise OptionError(
+                    f"init {config.init}: a x{model.scale} {model.input} model, expected x{config.scale} luma"
+                )
             model.meta = {"init": {"file": Path(config.init).name, "meta": model.meta}}
         elif config.method == "fit":
             from acutance.lut.fit import fit_model
