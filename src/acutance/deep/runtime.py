@@ -391,7 +391,10 @@ def load_onnx(
             if tensor.name in mixed:
                 tensor.CopyFrom(tensor_proto(tensor.name, mixed[tensor.name]))
         session = make_session(proto.SerializeToString())
-    meta = read_meta(session)
+    try:
+        meta = read_meta(session)
+    except ModelError as error:
+        raise ModelError(f"{source}: {error}") from None
     default = Path(path).stem if not isinstance(path, bytes) else "onnx"
     return enhancer_from_session(session, meta, name=name or (default if not meta else meta.get("name", default)), source=source, keep=keep, info=info)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from acutance.color.fast import TO_RGB, TO_YCBCR, transform
 from acutance.contract import check_rgb
-from acutance.errors import ModelError
+from acutance.errors import AcutanceError, ModelError
 from acutance.models.weights import read_model_npz, write_model_npz
 from acutance.raisr.hashing import HashParams, hash_image
 from acutance.resize import imresize
@@ -221,6 +221,8 @@ def load_model_file(path: str | Path) -> HashedModel:
     if missing:
         raise ModelError(f"{name}: 'meta' lacks {', '.join(missing)}")
     layer_meta = meta["layers"]
+    if not isinstance(layer_meta, list) or not all(isinstance(entry, dict) for entry in layer_meta):
+        raise ModelError(f"{name}: 'layers' must be a list of layer descriptions")
     expected = {
         f"layer{i}.{part}" for i in range(len(layer_meta))
         for part in ("filters", "strength_thresholds", "coherence_thresholds")
@@ -242,13 +244,36 @@ def load_model_file(path: str | Path) -> HashedModel:
                 window=int(entry["window"]),
                 sigma=float(entry["sigma"]),
             )
+            _check_ranges(index, entry, params)
             filters = np.ascontiguousarray(arrays[f"layer{index}.filters"], dtype=np.float32)
             if not np.all(np.isfinite(filters)):
                 raise ModelError(f"layer {index} has non-finite filter taps")
             layers.append(Layer(str(entry["kind"]), int(entry["channel"]), int(entry["guide"]), int(entry["k"]),
                                 params, filters))
-        return HashedModel(task=str(meta["task"]), scale=int(meta["scale"]), layers=tuple(layers), meta=meta)
-    except ModelError as error:
+        scale = int(meta["scale"])
+        if not 1 <= scale <= MAX_SCALE:
+            raise ModelError(f"scale {scale} is outside 1..{MAX_SCALE}")
+        return HashedModel(task=str(meta["task"]), scale=scale, layers=tuple(layers), meta=meta)
+    except AcutanceError as error:
         raise ModelError(f"{name}: {error}") from None
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
         raise ModelError(f"{name}: invalid model parameters: {error}") from None
+
+
+# What a model file may ask for (the shipped models use k 7, window 9, 24 angles, period <= 2); beyond these
+# a file could make one small image cost unbounded memory or time before the budget sees it.
+MAX_SCALE = 8
+MAX_TAPS = 31  # filter size k and hash window
+MAX_ANGLES = 256
+MAX_THRESHOLDS = 64
+
+
+def _check_ranges(index: int, entry: dict, params: HashParams) -> None:
+    k = int(entry["k"])
+    if not 1 <= k <= MAX_TAPS or not params.window <= MAX_TAPS:
+        raise ModelError(f"layer {index}: filter size {k} / hash window {params.window} is outside 1..{MAX_TAPS}")
+    if params.n_angle > MAX_ANGLES or not 1 <= params.scale <= MAX_SCALE:
+        raise ModelError(f"layer {index}: {params.n_angle} angles / period {params.scale} is out of range")
+    thresholds = params.strength_thresholds + params.coherence_thresholds
+    if len(thresholds) > 2 * MAX_THRESHOLDS or not all(np.isfinite(thresholds)) or not np.isfinite(params.sigma):
+        raise ModelError(f"layer {index}: hash thresholds and sigma must be finite (at most {MAX_THRESHOLDS} each)")
