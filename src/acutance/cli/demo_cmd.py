@@ -131,7 +131,8 @@ def warm_models(names: list[str] | None = None, *, report=print) -> list[tuple[s
 
 
 def warm_other_kernels(*, report=print) -> None:
-    """NIQE (``metrics --niqe``, the web page) and the video stabiliser's blend kernel."""
+    """NIQE (``metrics --niqe``, the web page), the video stabiliser's blend and the degradation model's
+    shot noise (``acutance degrade``/``pairs``)."""
     import time
 
     import numpy as np
@@ -150,6 +151,11 @@ def warm_other_kernels(*, report=print) -> None:
     for _ in range(2):  # the blend runs from the second frame on
         stabiliser(rgb, enhanced)
     report(f"{'video stabiliser':22s} {time.perf_counter() - start:6.2f} s")
+    start = time.perf_counter()
+    from acutance.degrade.noise import add_poisson_noise
+
+    add_poisson_noise(rgb, 1.0, np.random.default_rng(0))  # acutance degrade / pairs: shot noise
+    report(f"{'degradation noise':22s} {time.perf_counter() - start:6.2f} s")
 
 
 def run_warm(args: argparse.Namespace) -> int:
