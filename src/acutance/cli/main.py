@@ -29,6 +29,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "remove JPEG blocking and ringing from an image or a folder (BLADE hashed filters)",
     ),
     "faces": ("acutance.cli.faces_cmd", "restore faces: detect, align, restore, paste back without seams"),
+    "style": ("acutance.cli.style_cmd", "give an image the colour look of a reference (DNCM); export it as a .cube LUT"),
+    "lut": ("acutance.cli.lut_cmd", "apply a .cube 3D LUT (Resolve, Premiere, ffmpeg lut3d) to an image or a folder of images"),
+    "enhance": ("acutance.cli.enhance_cmd", "automatic colour enhancement (saturation and contrast) of an image or a folder"),
+    "watermark": (
+        "acutance.cli.watermark_cmd",
+        "embed an invisible, robust watermark in images, or detect and read one (images and videos)",
+    ),
     "metrics": (
         "acutance.cli.metrics_cmd",
         "PSNR, SSIM, MS-SSIM against a reference; NIQE and face quality with no reference",
