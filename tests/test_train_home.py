@@ -293,3 +293,15 @@ def test_lerf_command_trains_and_resumes(tmp_path, capsys):
     assert load_model_file(out).meta["steps"] == 3 and (tmp_path / "mine.npz.run" / "log.jsonl").is_file()
     options.write_text('nonsense = 1\n')
     assert main(argv + ["--overwrite"]) == 1 and "unknown training option" in capsys.readouterr().err
+
+
+def test_no_trainer_is_started_with_python_m():
+    """The ``python -m`` entry points are gone: no trainer module runs as a script."""
+    import acutance
+
+    root = Path(acutance.__file__).parent
+    trainers = ["edgesr/train.py", "lut/train.py", "lut/lerf_train.py", "lut/fit.py", "raisr/train.py",
+                "deep/train/recipe.py", "faces/train.py", "faces/quality_train.py"]
+    trainers += [str(path.relative_to(root)) for path in (root / "train").glob("*.py")]
+    for name in trainers:
+        assert "__main__" not in (root / name).read_text(encoding="utf-8"), name
