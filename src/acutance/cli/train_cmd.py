@@ -68,6 +68,15 @@ def _prepare(args: argparse.Namespace) -> Path | None:
     return args.run or args.output.with_name(args.output.name + ".run")
 
 
+def _trained(args: argparse.Namespace, train, load_config, torch_for: str = ""):
+    """Run a recipe that writes one model file: the shared checks, then ``train(config, data, ...)`` with the run
+    folder, progress and log lines on stderr; ``load_config()`` reads the options once the checks passed."""
+    if torch_for:
+        _need_torch(torch_for)
+    run = _prepare(args)
+    return train(load_config(), list(args.data), log=_stderr, run=run, progress=not args.no_progress)
+
+
 def _need_torch(method: str) -> None:
     from acutance.train.loop import require_torch
 
@@ -141,11 +150,8 @@ def _run_lut(args: argparse.Namespace) -> int:
     from acutance.lut.runtime import save_model
     from acutance.lut.train import TrainConfig, train
 
-    run = _prepare(args)
-    config = TrainConfig.load(args.config, scale=args.scale)
-    model = train(config, list(args.data), log=_stderr, run=run, progress=not args.no_progress)
-    path = save_model(model, args.output)
-    print(f"wrote {path} (x{model.scale}, {model.nbytes / 1e6:.2f} MB of tables)")
+    model = _trained(args, train, lambda: TrainConfig.load(args.config, scale=args.scale))
+    print(f"wrote {save_model(model, args.output)} (x{model.scale}, {model.nbytes / 1e6:.2f} MB of tables)")
     return 0
 
 
@@ -164,10 +170,8 @@ def _run_lerf(args: argparse.Namespace) -> int:
     from acutance.lut.lerf import save_model
     from acutance.lut.lerf_train import LerfConfig, train
 
-    _need_torch("lerf")
-    run = _prepare(args)
-    config = LerfConfig.load(args.config, steps=args.steps, minutes=args.minutes, init=args.init)
-    model = train(config, list(args.data), log=_stderr, run=run, progress=not args.no_progress)
+    options = {"steps": args.steps, "minutes": args.minutes, "init": args.init}
+    model = _trained(args, train, lambda: LerfConfig.load(args.config, **options), "lerf")
     save_model(model, args.output)
     print(f"wrote {args.output} ({model.meta['steps']} steps)")
     return 0
@@ -192,11 +196,9 @@ def _run_edgesr(args: argparse.Namespace) -> int:
     from acutance.edgesr.runtime import save_model
     from acutance.edgesr.train import TrainConfig, train
 
-    _need_torch("edgesr")
-    run = _prepare(args)
-    flags = ("kind", "scale", "channels", "kernel", "depth", "features", "steps")
-    config = TrainConfig.load(args.config, **{name: getattr(args, name) for name in flags})
-    model = train(config, list(args.data), log=_stderr, run=run, progress=not args.no_progress)
+    names = ("kind", "scale", "channels", "kernel", "depth", "features", "steps")
+    flags = {name: getattr(args, name) for name in names}
+    model = _trained(args, train, lambda: TrainConfig.load(args.config, **flags), "edgesr")
     path = save_model(model, args.output)
     best = model.meta["history"][-1].get("best_val_psnr")
     print(f"wrote {path} ({model.spec.name}, {model.spec.params} parameters, held-out Y-PSNR {best} dB)")
@@ -209,7 +211,7 @@ def _run_edgesr(args: argparse.Namespace) -> int:
 def _sr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, metavar="FILE|NAME", help="TOML config, or a shipped config's name")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="run folder (created)")
-    parser.add_argument("--data", action="append", metavar="DIR", help="replace data.train (repeat for several folders)")
+    parser.add_argument("--data", action="append", metavar="DIR", help="replace data.train (repeatable)")
     parser.add_argument("--iterations", type=int, help="replace train.iterations")
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's, else torch's)")
     parser.add_argument("--no-export", action="store_true", help="do not write the ONNX file at the end")
