@@ -35,6 +35,7 @@ def random_model(seed: int = 0, refine: bool = True) -> lerf.LerfModel:
     )
 
 
+@pytest.mark.slow  # 9.2 s in the baseline run (--durations): the slow lane
 def test_runtime_matches_the_torch_training_forward(torch_one_thread):
     import torch
 

@@ -76,6 +76,7 @@ def test_two_stage_net_converts_to_int8_model():
     assert out.shape == (20, 24) and np.abs(out[::2, ::2] - image).mean() < 20
 
 
+@pytest.mark.slow  # 5.5 s in the baseline run (--durations): the slow lane
 def test_least_squares_fit_recovers_a_table():
     from acutance.lut.fit import FitOptions, Pair, _apply, fit_tables
 
