@@ -333,7 +333,8 @@ def train_files(paths: list[Path], options: TrainOptions, meta: dict | None = No
     paths = sorted(Path(p) for p in paths)
     if not paths:
         raise OptionError("no training images")
-    run = open_run(run, {"options": repr(options), "images": [p.name for p in paths]})
+    # the worker count does not change the result: a run may resume with another
+    run = open_run(run, {"options": repr(replace(options, workers=1)), "images": [p.name for p in paths]})
     runlog = RunLog(run / "log.jsonl" if run is not None else None, log)
     start = time.perf_counter()
     model = HashedModel(task=options.task, scale=options.scale, layers=())
