@@ -111,3 +111,76 @@ def test_codes_correct_their_stated_errors_and_check_the_crc():
         assert code.decode(noisy, profile, chase=False) == message
         assert code.decode(rng.normal(size=bits.size), profile) is None
         assert profile.false_accept_bound() < 1e-9
+
+
+def _clip(path, frames, fps=12, crf=12):
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.options = {"crf": str(crf), "preset": "ultrafast"}
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def _frames(path):
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24").astype(np.float32) / 255 for f in container.decode(video=0)]
+
+
+def test_video_marking_and_detection_through_the_cli(tmp_path, capsys):
+    pytest.importorskip("av")
+    from acutance.cli.main import main
+
+    scene = natural((288, 352), 11)
+    frames = [np.ascontiguousarray(np.roll(scene, 2 * i, axis=1)[:, 16:336]) for i in range(24)]  # a pan
+    source = _clip(tmp_path / "in.mp4", frames)
+    marked = tmp_path / "marked.mp4"
+    assert main(["video", str(source), "-o", str(marked), "--model", "none", "--watermark", "clip-7",
+                 "--watermark-key", "k", "--crf", "20"]) == 0  # fmt: skip
+    assert not any(tmp_path.glob(".*partial*"))
+    # re-encoded at CRF 28 by someone else: still read
+    recoded = _clip(tmp_path / "recoded.mp4", _frames(marked), crf=28)
+    capsys.readouterr()
+    assert main(["watermark", "detect", str(recoded), "--key", "k"]) == 0
+    out = capsys.readouterr().out
+    assert "'clip-7'" in out and "1 of 1 excerpts" in out
+    assert main(["watermark", "detect", str(source), "--key", "k"]) == 1  # the unmarked original
+
+
+def test_cli_embed_and_detect_files_and_errors(tmp_path, capsys):
+    from acutance.cli.main import main
+    from acutance.io import write_image
+
+    image = tmp_path / "photo.png"
+    write_image(image, natural((256, 256), 21))
+    assert main(["watermark", "embed", str(image), "--bits", "a5c3e1f00f1e3c5a", "--key", "k"]) == 0
+    marked = tmp_path / "photo_wm.png"
+    assert marked.exists()
+    capsys.readouterr()
+    assert main(["watermark", "detect", str(marked), "--key", "k", "--json"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["found"] and result["payload_hex"] == "a5c3e1f00f1e3c5a" and result["p_value"] < 1e-6
+    assert main(["watermark", "detect", str(marked), "--key", "wrong"]) == 1
+    # bad input: one line, nothing written
+    assert main(["watermark", "embed", str(image), "--text", "x" * 40, "--key", "k", "-o", str(tmp_path / "a.png")]) == 1
+    small = tmp_path / "small.png"
+    write_image(small, natural((100, 100), 1))
+    assert main(["watermark", "embed", str(small), "--text", "x", "--key", "k"]) == 1
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    assert main(["watermark", "detect", str(corrupt), "--key", "k"]) == 1
+    err = capsys.readouterr().err
+    assert "payload too long" in err and "too small" in err and err.count("acutance: error:") == 3
+    assert not (tmp_path / "a.png").exists() and not (tmp_path / "small_wm.png").exists()

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, help="output video (.mp4 .mkv .mov .webm; default IN_MODEL_xS.ext)"
     )
-    parser.add_argument("-m", "--model", default="bicubic", help="model name, see 'acutance list' (default: bicubic)")
+    parser.add_argument("-m", "--model", default="bicubic", help="model name, see 'acutance list', or 'none' to only re-encode (default: bicubic)")
     parser.add_argument("-s", "--scale", type=float, help="scale factor (default: the model's own)")
     parser.add_argument(
         "--codec", default="h264", choices=("h264", "h265", "vp9", "av1"), help="video codec (default h264)"
@@ -64,6 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--segment-frames", type=int, default=120, help="frames per resumable segment (default 120)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     parser.add_argument("--restart", action="store_true", help="discard an unfinished run's work folder and start over")
+    marks = parser.add_argument_group("watermark", "an invisible mark on every frame (see 'acutance watermark')")
+    marks.add_argument("--watermark", metavar="TEXT", help="mark every output frame with TEXT (UTF-8, up to 24 bytes)")
+    marks.add_argument("--watermark-bits", metavar="HEX", help="mark every output frame with these bytes, as hex")
+    marks.add_argument("--watermark-key", metavar="KEY", help="the secret key of the mark (required with --watermark)")
+    marks.add_argument("--watermark-strength", type=float, default=1.0, help="1 = the default (Y-PSNR about 40 dB)")
     add_limit_arguments(parser)  # per frame: --max-pixels for the input's, --max-output-pixels for the output's
     parser.set_defaults(func=run)
 
@@ -75,6 +80,15 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--scale must be a positive number, got {args.scale:g}")
     from acutance.video import VideoOptions, enhance_video
 
+    if args.watermark is not None and args.watermark_bits is not None:
+        raise OptionError("give --watermark or --watermark-bits, not both")
+    if args.watermark_bits is not None:
+        try:
+            mark = bytes.fromhex(args.watermark_bits.strip().removeprefix("0x")).hex()
+        except ValueError:
+            raise OptionError(f"--watermark-bits must be hex digits, got {args.watermark_bits!r}") from None
+    else:
+        mark = args.watermark.encode("utf-8").hex() if args.watermark is not None else None
     options = VideoOptions(
         model=args.model,
         scale=args.scale,
@@ -86,13 +100,17 @@ def run(args: argparse.Namespace) -> int:
         temporal_mode=args.temporal_mode,
         tile=args.tile,
         segment_frames=args.segment_frames,
+        watermark=mark,
+        watermark_key=args.watermark_key,
+        watermark_strength=args.watermark_strength,
     )
     target = args.output
     if target is None:
         from acutance.models.registry import load_model
         from acutance.pipeline.enhance import resolve_scale
+        from acutance.video.enhance import NO_MODEL
 
-        scale = resolve_scale(load_model(args.model), args.scale)
+        scale = 1.0 if args.model == NO_MODEL else resolve_scale(load_model(args.model), args.scale)
         suffix = args.input.suffix if args.input.suffix.lower() in (".mp4", ".mkv", ".mov", ".webm", ".m4v") else ".mkv"
         target = args.input.with_name(f"{args.input.stem}_{args.model}_x{scale:g}{suffix}")
     try:

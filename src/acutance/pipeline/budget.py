@@ -31,6 +31,7 @@ FAMILY_BYTES: dict[str, tuple[float, float]] = {
     "acutance.lut.runtime": (24, 28),
     "acutance.lut.lerf": (80, 26),
     "acutance.edgesr": (16, 100),
+    "acutance.watermark": (40, 0),  # embedding: measured 32 bytes per pixel (luma, mask, pattern, change)
 }
 UNKNOWN_FAMILY_BYTES = (12288.0, 3072.0)  # as a 64-feature RRDB net: nothing is known, assume the worst
 

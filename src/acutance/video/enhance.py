@@ -9,6 +9,7 @@ every segment exists. See :mod:`acutance.video.encode` for why segments keep the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -29,6 +30,7 @@ from acutance.video.errors import VideoInterrupted, VideoReadError, VideoWriteEr
 from acutance.video.mux import container_format, mux
 from acutance.video.probe import VideoInfo, main_video_stream, open_input, probe
 
+NO_MODEL = "none"  # --model none: frames are only re-encoded (with a watermark, say)
 STOP_ENV = "ACUTANCE_VIDEO_STOP_AFTER"  # test hook: stop after this many enhanced frames, as a crash would
 JOB_VERSION = 1
 
@@ -47,6 +49,11 @@ class VideoOptions:
     temporal_mode: str = "residual"  # blend what the model adds ("residual") or the whole output ("output")
     tile: int | None = None  # tile size in input pixels; None: the model's advice
     segment_frames: int = 120
+    # An invisible watermark on every output frame (acutance.watermark): the payload as hex, the key, and
+    # the strength. The job file stores the key's SHA-256 only (see _job).
+    watermark: str | None = None
+    watermark_key: str | None = None
+    watermark_strength: float = 1.0
 
     def validate(self) -> None:
         check_codec(self.codec, self.crf, self.pix_fmt)
@@ -58,6 +65,14 @@ class VideoOptions:
             raise OptionError(f"--segment-frames must be >= 1, got {self.segment_frames}")
         if self.tile is not None and self.tile < 0:
             raise OptionError(f"--tile must be >= 0, got {self.tile}")
+        if self.watermark is not None:
+            from acutance.watermark.payload import profile_for
+
+            if not self.watermark_key:
+                raise OptionError("--watermark needs --watermark-key")
+            profile_for(bytes.fromhex(self.watermark))  # too long: one line before any frame
+            if not 0 < self.watermark_strength <= 10:
+                raise OptionError(f"--watermark-strength must be in (0, 10], got {self.watermark_strength}")
 
 
 @dataclass(frozen=True)
@@ -126,9 +141,16 @@ def _job(source: Path, options: VideoOptions, settings: EncoderSettings) -> dict
         "input": str(source.resolve()),
         "input_size": stat.st_size,
         "input_mtime_ns": stat.st_mtime_ns,
-        "options": asdict(options),
+        "options": _job_options(options),
         "encoder": {k: str(v) for k, v in asdict(settings).items()},
     }
+
+
+def _job_options(options: VideoOptions) -> dict:
+    values = asdict(options)
+    if values["watermark_key"] is not None:  # the key itself never lands on disk
+        values["watermark_key"] = hashlib.sha256(values["watermark_key"].encode("utf-8")).hexdigest()
+    return values
 
 
 def _prepare_folder(folder: Path, job: dict, *, restart: bool) -> None:
@@ -223,12 +245,23 @@ def enhance_video(
     check_paths(source, target, overwrite=overwrite)
     info = probe(source)
     limits.check_input_pixels(info.width, info.height, name=f"{source} (video frames)")
-    model = model or load_model(options.model)
-    scale = resolve_scale(model, options.scale)  # finite, positive, in the model's range
+    if options.model == NO_MODEL:  # re-encode only (e.g. to watermark): frames kept at their size
+        if options.scale not in (None, 1):
+            raise OptionError(f"--model {NO_MODEL} keeps the size; it takes no --scale other than 1")
+        model, scale = None, 1.0
+    else:
+        model = model or load_model(options.model)
+        scale = resolve_scale(model, options.scale)  # finite, positive, in the model's range
     width, height = round(info.width * scale), round(info.height * scale)
     # Before any frame is decoded: 'video -s 1000' is this one line, not an allocation failure later.
     limits.check_output_pixels(width, height, f"each frame of {target.name}")
-    plan_enhance(model, (info.height, info.width, 3), scale, tile=options.tile)  # a frame's working memory
+    if model is not None:
+        plan_enhance(model, (info.height, info.width, 3), scale, tile=options.tile)  # a frame's working memory
+    if options.watermark is not None:
+        from acutance.watermark import MIN_SIZE
+
+        if min(width, height) < MIN_SIZE:
+            raise OptionError(f"{width}x{height} frames are too small for a watermark (the minimum is {MIN_SIZE}x{MIN_SIZE})")
     if width % 2 or height % 2:
         raise OptionError(f"{width}x{height} output: 4:2:0 video needs even sizes; choose another --scale")
     settings = encoder_settings(info, options, width, height)
@@ -251,6 +284,9 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
 
     from acutance.pipeline.enhance import enhance
     from acutance.video.frames import frame_to_rgb, rgb_to_frame
+
+    if options.watermark is not None:
+        from acutance.watermark import embed as watermark
     from acutance.video.temporal import TemporalStabiliser
 
     done = _finished_segments(folder)
@@ -352,7 +388,12 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
                 if rgb is not None:
                     _put(to_encode, ("previous", rgb), stop, encoder)
                 continue
-            out = enhance(rgb, model, scale, tile=options.tile)
+            out = enhance(rgb, model, scale, tile=options.tile) if model is not None else rgb
+            if options.watermark is not None:
+                # the same mark at the same place on every frame: static, so it adds no flicker, and a
+                # detector adds up the frames of any excerpt
+                out = watermark(out, bytes.fromhex(options.watermark), options.watermark_key,
+                                options.watermark_strength)  # fmt: skip
             _put(to_encode, ("frame", index, index // per, rgb, out, timing), stop, encoder)
             enhanced += 1
             if stop_after_frames is not None and enhanced >= stop_after_frames:

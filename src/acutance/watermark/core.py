@@ -54,7 +54,7 @@ class Detection:
     found: bool
     payload: bytes | None
     p_value: float  # chance that an image without this key's mark gives a result at least this strong
-    confidence: float  # 1 - p_value
+    confidence: float  # 1 - p_value when a payload was read, else 0
     bits: np.ndarray = field(repr=False)  # posterior mean of each coded bit, in [-1, 1]
     reference_z: float = 0.0  # the reference peak, in noise standard deviations
     scale: float = 1.0  # the geometry used: scale and rotation (degrees) of the marked image
@@ -232,11 +232,12 @@ def _reference_z(spectrum: np.ndarray, reference: np.ndarray) -> float:
     return float((surface.max() - median) / (1.4826 * np.median(np.abs(surface - median)) + 1e-30))
 
 
-def _search(residuals: list[np.ndarray], reference: np.ndarray) -> list[np.ndarray]:
+def _search(residuals: list[np.ndarray], reference: np.ndarray, looks: list[int]) -> list[np.ndarray]:
     """Geometry by coherent search, for images too small for the autocorrelation to show the lattice: the
     reference's correlation peak over a grid of rotations (at scale 1) and of scales (at no rotation), on a
     central crop, then the best few refined by coordinate steps. Coherent detection grows with the mark's
-    amplitude where the autocorrelation grows with its square, so it works on much smaller images."""
+    amplitude where the autocorrelation grows with its square, so it works on much smaller images.
+    ``looks[0]`` counts the geometries examined (the no-mark p-value's multiplicity)."""
     crops = []
     for residual in residuals[:_SEARCH_FRAMES]:
         height, width = residual.shape
@@ -245,6 +246,7 @@ def _search(residuals: list[np.ndarray], reference: np.ndarray) -> list[np.ndarr
         crops.append(residual[y0 : y0 + h, x0 : x0 + w])
 
     def z_of(scale: float, degrees: float) -> float:
+        looks[0] += 1
         return _reference_z(sum(np.fft.rfft2(_fold(c, _rotation(scale, degrees))) for c in crops), reference)
 
     grid = [(1.0, float(d)) for d in np.arange(-_SEARCH_DEGREES, _SEARCH_DEGREES + 1e-9, 0.25) if d != 0]
@@ -327,16 +329,16 @@ def detect_many(images: list[np.ndarray], key: str | int) -> Detection:
         _check_size(rgb)
     residuals = [whiten(luma(rgb)) for rgb in images]
     best: Detection | None = None
-    tried = 0
+    looks = [0]
     p_found = false_positive_rate()  # bound over every candidate a detection may try
 
     def candidates():
         yield np.eye(2)
         yield from _lattice(residuals)
-        yield from _search(residuals, patterns(key, code.SHORT).reference)
+        yield from _search(residuals, patterns(key, code.SHORT).reference, looks)
 
     for matrix in candidates():
-        tried += 1
+        looks[0] += 1
         spectrum = sum(np.fft.rfft2(_fold(residual, matrix)) for residual in residuals)
         scale = float(np.sqrt(abs(np.linalg.det(matrix))))
         angle = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
@@ -349,9 +351,11 @@ def detect_many(images: list[np.ndarray], key: str | int) -> Detection:
             if best is None or z > best.reference_z:
                 best = Detection(False, None, 1.0, 0.0, bits, z, scale, angle)
     assert best is not None
-    # no codeword: the p-value of the best reference peak alone (any of TILE^2 offsets, any candidate)
-    p_value = min(1.0, _GRID_SIZE * TILE * TILE * 0.5 * math.erfc(best.reference_z / math.sqrt(2)))
-    return dataclasses.replace(best, p_value=p_value, confidence=1 - p_value)
+    # no codeword: the p-value of the best reference peak alone (any of TILE^2 offsets, any geometry looked at)
+    p_value = min(1.0, looks[0] * TILE * TILE * 0.5 * math.erfc(best.reference_z / math.sqrt(2)))
+    # confidence is that a valid mark was read: none was, so 0 (the p-value still says how unusual the
+    # reference peak is, e.g. a mark too damaged to read)
+    return dataclasses.replace(best, p_value=p_value, confidence=0.0)
 
 
 def detect(rgb: np.ndarray, key: str | int) -> Detection:

@@ -1,0 +1,324 @@
+"""Invisible watermarking: imperceptibility, robustness to every attack, false positives on clean images, speed.
+
+Ours (acutance.watermark, 64-bit payload, default strength) against imwatermark's dwtDct, dwtDctSvd (64 bits)
+and rivaGan (32 bits: its model's fixed length), all through the same attacks (acutance.watermark.attacks:
+real JPEG 4:2:0 and WebP codecs, area/bicubic resizes, random-offset crops, rotations, ...) on Kodak24 and
+BSD100. Bit accuracy counts the payload's bits (ours: after error correction when a codeword is found,
+otherwise the raw decisions); the decode rate counts images whose whole payload came back exactly. An image
+a method refuses (imwatermark needs 256x256) counts as chance (0.5) and not decoded.
+
+Also: the URL use ("natural-image QR code": a URL embedded, read back from a JPEG 85 of the photo); false
+positives on >= 1,000 clean images and video frames at the shipped threshold; 1080p embed and detect time,
+as ratios to imwatermark dwtDct in the same run.
+
+imwatermark is installed for the benchmark only, without its dependencies (it pins opencv-python, which would
+shadow opencv-python-headless): pip install --no-deps invisible-watermark && pip install PyWavelets.
+
+Writes benchmarks/results/watermark.json and watermark.md; docs/watermark_gallery.png with --gallery.
+Usage: python benchmarks/watermark.py [--limit N] [--methods ours,dwtDct,dwtDctSvd,rivaGan] [--skip-fp]
+       [--skip-speed] [--gallery]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import common
+import numpy as np
+from tqdm import tqdm
+
+KEY = "acutance-benchmark"
+PAYLOAD = bytes.fromhex("a5c3e1f00f1e3c5a")  # 64 bits
+URL = "https://acu.example/p/42"
+METHODS = ("ours", "dwtDct", "dwtDctSvd", "rivaGan")
+
+
+def to_bits(data: bytes) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(data, np.uint8))
+
+
+class Ours:
+    bits = 64
+
+    def embed(self, rgb):
+        from acutance.watermark import embed
+
+        return embed(rgb, PAYLOAD, KEY)
+
+    def decode(self, rgb) -> np.ndarray | None:
+        from acutance.watermark import detect
+        from acutance.watermark.payload import SHORT, message_bits
+
+        found = detect(np.ascontiguousarray(rgb, np.float32), KEY)
+        if found.found:
+            return to_bits(found.payload.ljust(8, b"\0")[:8])
+        return (found.bits[message_bits(SHORT, 8)] > 0).astype(np.uint8)
+
+
+class Imwatermark:
+    """imwatermark on 8-bit BGR, as its README uses it."""
+
+    def __init__(self, method: str):
+        from imwatermark import WatermarkDecoder, WatermarkEncoder
+
+        self.method = method
+        self.bits = 32 if method == "rivaGan" else 64
+        self.truth = to_bits(PAYLOAD)[: self.bits]
+        if method == "rivaGan":
+            WatermarkEncoder.loadModel()
+        self.encoder = WatermarkEncoder()
+        self.encoder.set_watermark("bits", self.truth.tolist())
+        self.decoder = WatermarkDecoder("bits", self.bits)
+
+    def embed(self, rgb):
+        bgr = (np.clip(rgb[:, :, ::-1], 0, 1) * 255 + 0.5).astype(np.uint8)
+        out = self.encoder.encode(np.ascontiguousarray(bgr), self.method)
+        return out[:, :, ::-1].astype(np.float32) / 255
+
+    def decode(self, rgb) -> np.ndarray | None:
+        bgr = np.ascontiguousarray((np.clip(rgb[:, :, ::-1], 0, 1) * 255 + 0.5).astype(np.uint8))
+        try:
+            return np.asarray(self.decoder.decode(bgr, self.method), np.uint8)[: self.bits]
+        except Exception:  # refuses small images; counted as chance
+            return None
+
+
+def make_method(name: str):
+    return Ours() if name == "ours" else Imwatermark(name)
+
+
+def images(data, sets, limit):
+    from acutance.io import list_images, read_image
+
+    paths = []
+    for name in sets:
+        folder = data / ("restore/Kodak24" if name == "Kodak24" else f"sr/{name}")
+        found, _ = list_images(folder)
+        paths += found[:limit] if limit else found
+    return [(path, read_image(path).rgb) for path in paths]
+
+
+def robustness(methods, dataset, limits: dict) -> tuple[dict, dict]:
+    from acutance.metrics import psnr, ssim
+    from acutance.watermark.attacks import ATTACKS
+
+    table = {m: {a: {"bit_accuracy": [], "decoded": []} for a in ATTACKS} for m in methods}
+    quality = {m: {"y_psnr": [], "ssim": []} for m in methods}
+    made = {name: make_method(name) for name in methods}
+    for index, (path, rgb) in enumerate(tqdm(dataset, desc="robustness", file=sys.stderr)):
+        for name, method in made.items():
+            if name in limits and index % max(1, len(dataset) // limits[name]) != 0:
+                continue  # a slow peer runs on an even subset of the images
+            marked = method.embed(rgb)
+            quality[name]["y_psnr"].append(psnr(rgb, marked, y_channel=True))
+            quality[name]["ssim"].append(ssim(rgb, marked, y_channel=True))
+            truth = to_bits(PAYLOAD)[: method.bits]
+            for attack, fn in ATTACKS.items():
+                attacked = np.ascontiguousarray(fn(marked, np.random.default_rng(index)), np.float32)
+                bits = method.decode(attacked) if min(attacked.shape[:2]) >= 128 or name != "ours" else None
+                accuracy = 0.5 if bits is None else float(np.mean(bits == truth))
+                table[name][attack]["bit_accuracy"].append(accuracy)
+                table[name][attack]["decoded"].append(bool(bits is not None and accuracy == 1.0))
+    summary = {
+        m: {a: {k: float(np.mean(v)) for k, v in row.items()} | {"images": len(row["decoded"])} for a, row in rows.items()}
+        for m, rows in table.items()
+    }
+    imperceptibility = {
+        m: {
+            "y_psnr_mean": float(np.mean(q["y_psnr"])),
+            "y_psnr_min": float(np.min(q["y_psnr"])),
+            "ssim_mean": float(np.mean(q["ssim"])),
+            "ssim_min": float(np.min(q["ssim"])),
+        }
+        for m, q in quality.items()
+    }
+    return summary, imperceptibility
+
+
+def url_use(dataset) -> dict:
+    from acutance.watermark import detect, embed
+    from acutance.watermark.attacks import jpeg
+
+    ok = 0
+    for _, rgb in dataset:
+        found = detect(jpeg(embed(rgb, URL, KEY), 85), KEY)
+        ok += found.text == URL
+    return {"url": URL, "jpeg_quality": 85, "images": len(dataset), "read_back": ok}
+
+
+def clean_sources(data, frames_per_clip: int = 60):
+    """>= 1,000 unmarked images: training and test sets, LFW faces, frames of the shared clips."""
+    from acutance.io import list_images, read_image
+
+    folders = ["train/BSDS400", "train/T91_partial", "restore/Kodak24", "sr/BSD100", "sr/Set14", "sr/Set5",
+               "restore/McMaster", "anime"]  # fmt: skip
+    for folder in folders:
+        found, _ = list_images(data / folder, recursive=True)
+        for path in found:
+            yield str(path.relative_to(data)), read_image(path).rgb
+    lfw, _ = list_images(data / "faces/lfw", recursive=True)
+    for path in lfw[:300]:
+        yield str(path.relative_to(data)), read_image(path).rgb
+    import av
+
+    for clip in sorted((data / "video").glob("*.mp4")):
+        with av.open(str(clip)) as container:
+            for index, frame in enumerate(container.decode(video=0)):
+                if index >= frames_per_clip:
+                    break
+                yield f"{clip.name}#{index}", frame.to_ndarray(format="rgb24").astype(np.float32) / 255
+
+
+def false_positives(data) -> dict:
+    from acutance.watermark import MIN_SIZE, detect, false_positive_rate
+
+    count, detections, outputs, worst_z, skipped = 0, [], [], 0.0, 0
+    for name, rgb in tqdm(clean_sources(data), desc="clean images", file=sys.stderr):
+        if min(rgb.shape[:2]) < MIN_SIZE:
+            skipped += 1
+            continue
+        result = detect(np.ascontiguousarray(rgb, np.float32), KEY)
+        count += 1
+        outputs.append(float(np.abs(result.bits).mean()))
+        worst_z = max(worst_z, result.reference_z)
+        if result.found:
+            detections.append(name)
+    return {
+        "images": count,
+        "skipped_below_minimum": skipped,
+        "detections": len(detections),
+        "detected": detections[:20],
+        "mean_abs_decoder_output": float(np.mean(outputs)),
+        "max_abs_decoder_output_mean": float(np.max(outputs)),
+        "max_reference_z": worst_z,
+        "analytic_false_positive_rate": false_positive_rate(),
+    }
+
+
+def speed(repeats: int = 5) -> dict:
+    from acutance.watermark import detect, embed
+
+    rng = np.random.default_rng(0)
+    base = np.clip(rng.normal(0.5, 0.2, (135, 240, 3)), 0, 1).astype(np.float32)
+    import cv2
+
+    frame = np.clip(cv2.resize(base, (1920, 1080), interpolation=cv2.INTER_CUBIC), 0, 1)
+    frame += rng.normal(0, 0.02, frame.shape).astype(np.float32)
+    frame = np.clip(frame, 0, 1)
+
+    def timed(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+
+    marked = embed(frame, PAYLOAD, KEY)
+    out = {
+        "frame": "1920x1080",
+        "ours_embed_s": timed(lambda: embed(frame, PAYLOAD, KEY)),
+        "ours_detect_s": timed(lambda: detect(marked, KEY)),
+    }
+    try:
+        peer = Imwatermark("dwtDct")
+        peer_marked = peer.embed(frame)
+        out["dwtDct_embed_s"] = timed(lambda: peer.embed(frame))
+        out["dwtDct_detect_s"] = timed(lambda: peer.decode(peer_marked))
+        out["embed_ratio_to_dwtDct"] = out["ours_embed_s"] / out["dwtDct_embed_s"]
+        out["detect_ratio_to_dwtDct"] = out["ours_detect_s"] / out["dwtDct_detect_s"]
+    except ImportError:
+        out["dwtDct"] = "imwatermark not installed"
+    return out
+
+
+def gallery(dataset, path) -> None:
+    from acutance.io import write_image
+    from acutance.watermark import embed
+
+    rows = []
+    for _, rgb in dataset[:2]:
+        marked = embed(rgb, PAYLOAD, KEY)
+        difference = np.clip((marked - rgb) * 20 + 0.5, 0, 1)  # amplified 20x around grey
+        rows.append(np.concatenate([rgb, marked, difference], axis=1))
+    width = min(row.shape[1] for row in rows)
+    write_image(path, np.concatenate([row[:, :width] for row in rows], axis=0), overwrite=True)
+
+
+def markdown(result: dict) -> str:
+    from acutance.watermark.attacks import ATTACKS
+
+    methods = list(result["robustness"])
+    lines = ["# Invisible watermarking", "", f"Images: {result['images']} (Kodak24 + BSD100). Payload 64 bits "
+             "(rivaGan: 32). Each cell: bit accuracy / decode rate.", ""]  # fmt: skip
+    counts = {m: result["robustness"][m]["none"]["images"] for m in methods}
+    lines[-1:] = [f"Images per method: {', '.join(f'{m} {n}' for m, n in counts.items())}.", ""]
+    lines += ["| attack | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for attack in ATTACKS:
+        cells = []
+        for m in methods:
+            row = result["robustness"][m][attack]
+            cells.append(f"{100 * row['bit_accuracy']:.1f}% / {100 * row['decoded']:.0f}%")
+        lines.append(f"| {attack} | " + " | ".join(cells) + " |")
+    lines += ["", "| imperceptibility | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for key in ("y_psnr_mean", "y_psnr_min", "ssim_mean", "ssim_min"):
+        lines.append(f"| {key} | " + " | ".join(f"{result['imperceptibility'][m][key]:.4g}" for m in methods) + " |")
+    if "url" in result:
+        u = result["url"]
+        lines += ["", f"URL use: `{u['url']}` read back from JPEG {u['jpeg_quality']} in {u['read_back']} of {u['images']} images."]
+    if "false_positives" in result:
+        fp = result["false_positives"]
+        lines += ["", f"Clean images: {fp['detections']} detections in {fp['images']} (analytic rate "
+                  f"{fp['analytic_false_positive_rate']:.2g}); mean |decoder output| {fp['mean_abs_decoder_output']:.4f}; "
+                  f"largest reference z {fp['max_reference_z']:.2f}."]  # fmt: skip
+    if "speed" in result:
+        sp = result["speed"]
+        lines += ["", f"1080p: embed {1e3 * sp['ours_embed_s']:.0f} ms, detect {1e3 * sp['ours_detect_s']:.0f} ms"]
+        if "dwtDct_embed_s" in sp:
+            lines[-1] += (f" (imwatermark dwtDct: {1e3 * sp['dwtDct_embed_s']:.0f} / {1e3 * sp['dwtDct_detect_s']:.0f} ms; "
+                          f"ratios {sp['embed_ratio_to_dwtDct']:.2f} / {sp['detect_ratio_to_dwtDct']:.2f}).")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="Kodak24,BSD100")
+    parser.add_argument("--limit", type=int, default=0, help="images per set (0: all)")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--riva-images", type=int, default=24,
+        help="rivaGan runs on an even subset of this many images (its ONNX nets take ~7 s per image and attack)",
+    )
+    parser.add_argument("--skip-fp", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--gallery", action="store_true")
+    args = parser.parse_args()
+    data = common.require_shared_data()
+    methods = [m for m in args.methods.split(",") if m]
+    for name in methods:
+        if name != "ours":
+            try:
+                import imwatermark  # noqa: F401
+            except ImportError:
+                sys.exit("imwatermark is not installed (see this script's docstring), or leave it out of --methods")
+    dataset = images(data, args.sets.split(","), args.limit)
+    summary, imperceptibility = robustness(methods, dataset, {"rivaGan": args.riva_images})
+    result = {"images": len(dataset), "payload_bits": 64, "robustness": summary, "imperceptibility": imperceptibility}
+    if "ours" in methods:
+        result["url"] = url_use(dataset)
+    if not args.skip_fp:
+        result["false_positives"] = false_positives(data)
+    if not args.skip_speed:
+        result["speed"] = speed()
+    if args.gallery:
+        gallery(dataset, common.ROOT / "docs" / "watermark_gallery.png")
+    common.write_result("watermark", result)
+    (common.RESULTS / "watermark.md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
