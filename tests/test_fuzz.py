@@ -214,7 +214,7 @@ def test_hashed_filter_file_with_absurd_parameters(tmp_path):
 
 def test_onnx_description_with_bad_numbers(tmp_path):
     """An acutance ONNX description with scale Infinity, a list for tile, pad_multiple 0 (before: an
-    OverflowError, a TypeError, a ZeroDivisionError at the first run)."""
+    OverflowError, a TypeError, a ZeroDivisionError at the first run), or not UTF-8."""
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     import json
@@ -233,6 +233,9 @@ def test_onnx_description_with_bad_numbers(tmp_path):
         path.write_bytes(model.SerializeToString())
         message = _load_error(path)
         assert "ONNX metadata" in message, message
+    # A metadata entry that is not UTF-8 (before: onnxruntime's UnicodeDecodeError escaped).
+    path.write_bytes(seed.replace(b"acutance-onnx-1", b"acutance-onnx-\xff"))
+    assert "UTF-8" in _load_error(path)
 
 
 def test_onnx_graph_failing_at_run_time(tmp_path):

@@ -221,9 +221,18 @@ def blended_weights(file_weights: Mapping[str, np.ndarray], other: Mapping[str, 
     return mixed
 
 
+def metadata_text(session) -> str | None:
+    """The ``acutance`` metadata entry of a session's model; onnxruntime decodes every entry as UTF-8 when
+    asked, so a file with a damaged entry is refused here (found by benchmarks/fuzz.py)."""
+    try:
+        return session.get_modelmeta().custom_metadata_map.get(META_KEY)
+    except UnicodeDecodeError:
+        raise ModelError("ONNX metadata is not valid UTF-8") from None
+
+
 def read_meta(session) -> dict:
     """The ``acutance`` metadata of a session's model ({} if it has none)."""
-    text = session.get_modelmeta().custom_metadata_map.get(META_KEY)
+    text = metadata_text(session)
     if not text:
         return {}
     try:
@@ -348,7 +357,10 @@ def read_onnx_meta(path: str | os.PathLike) -> dict:
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001 (onnxruntime raises its own types)
         raise ModelError(f"{path}: cannot load as an ONNX model: {str(error).strip().splitlines()[0]}") from None
-    text = session.get_modelmeta().custom_metadata_map.get(META_KEY)
+    try:
+        text = metadata_text(session)
+    except ModelError as error:
+        raise ModelError(f"{path}: {error}") from None
     if not text:
         return {}
     try:
