@@ -114,6 +114,10 @@ def test_damaged_files_are_one_line_errors(tmp_path):
         load(out.getvalue())
     with pytest.raises(SafePickleError):
         load(b"\x80\x02}q\x00.garbage"[:5])
+    # a tensor that repeats a one-element storage (stride 0) a million times: refused, not copied out
+    torch.save({"w": torch.zeros(1).expand(1000, 1000)}, path)
+    with pytest.raises(SafePickleError, match="over a storage of 1"):
+        load(path)
 
 
 def test_state_dict_of_plain_dicts_keeps_names():

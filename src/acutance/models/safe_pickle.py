@@ -116,6 +116,8 @@ def _tensor(storage, offset, size, stride, *rest) -> np.ndarray:
         out = np.zeros(size, dtype=data.dtype)
     else:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if int(np.prod(size, dtype=object)) > data.size:  # no repeated (stride 0) views: bounds the copy
+            raise SafePickleError(f"a tensor of {size} elements over a storage of {data.size} (corrupt file)")
         if last >= data.size:
             raise SafePickleError(f"a tensor reaches element {last} of a storage of {data.size} (corrupt file)")
         item = data.itemsize
