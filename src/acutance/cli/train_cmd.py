@@ -2,7 +2,7 @@
 
 Methods: ``raisr``, ``blade`` (hashed filters, normal equations), ``lut`` (look-up tables: least squares, nets,
 LUT-aware fine-tuning), ``lerf`` (LeRF resampler tables), ``edgesr`` (edge-SR), ``sr`` (deep SR nets from a
-TOML config), ``face`` (the face restorer) and ``face-quality`` (the face-quality regressor).
+TOML config), ``face`` (the face restorer), ``face-quality`` (the face-quality regressor) and ``dncm`` (colour style).
 
 Trainers that write a model file keep their checkpoint and JSON-lines log in a run folder (``--run``,
 default ``OUTPUT.run``): rerunning the same command after an interruption continues where it stopped.
@@ -300,6 +300,29 @@ def _run_face_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------------------- dncm
+
+
+def _dncm_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, help="training steps")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training")
+    _data_output(parser, "model file to write (.npz)")
+    _resumable(parser)
+
+
+def _run_dncm(args: argparse.Namespace) -> int:
+    from acutance.colour.dncm import save_encoder
+    from acutance.colour.dncm_train import DncmConfig, train
+
+    _need_torch("dncm")
+    run = _prepare(args)
+    config = DncmConfig.load(args.config, steps=args.steps, minutes=args.minutes)
+    arrays, meta = train(config, list(args.data), log=_stderr, run=run, progress=not args.no_progress)
+    save_encoder(args.output, arrays, meta)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB, {meta['steps']} steps, best {meta['best']})")
+    return 0
+
+
 # name: (one-line help, description, arguments, run); the order of --help
 _METHODS = {
     "raisr": (
@@ -390,5 +413,16 @@ _METHODS = {
         ),
         _face_quality_arguments,
         _run_face_quality,
+    ),
+    "dncm": (
+        "train the DNCM colour-style encoder (Neural Preset style) on clean images",
+        (
+            "Train the encoder of 'acutance style' self-supervised: two random colour looks of each image "
+            "(curves, white balance, HSL, split-toning, film-like LUTs, channel mixing); one look's normalised "
+            "image must be restyled into the other. Options from --config (fields of "
+            "acutance.colour.dncm_train.DncmConfig; see docs/colour.md). Resumable from the run folder."
+        ),
+        _dncm_arguments,
+        _run_dncm,
     ),
 }

@@ -18,7 +18,7 @@ from acutance.contract import check_rgb
 from acutance.errors import OptionError
 
 TARGET_SATURATION = 0.45
-MAX_GAIN = 1.0  # k at a grey image
+MAX_GAIN = 1.5  # k at a grey image
 MAX_STRETCH = 1.5
 
 

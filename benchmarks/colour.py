@@ -1,0 +1,283 @@
+"""Colour style transfer: DNCM (ours) against Reinhard (Lab mean/std) and histogram matching, on held-out looks.
+
+Ground truth. A held-out family of eight looks (``LOOKS`` below: Lab split-toning, bleach bypass, fades,
+sigmoid contrast, cross-processing, sepia, matte, vivid; parametric forms that the training perturbations of
+``acutance.colour.perturb`` never draw) is sampled into 33^3 tables, written as ``.cube`` files and applied
+through ``acutance.colour.cube`` (tetrahedral). For image i of a set, the look L = LOOKS[i % 8] is applied to
+image i+1 to make the reference; the task is to give image i (untouched) the reference's look; the ground
+truth is L(image i). Images at 8-bit levels. Scores: CIEDE2000 (colour-science's ``delta_E``, sRGB -> Lab D65)
+per image: the mean and the 95th percentile over its pixels, averaged over the images; RGB PSNR (0-255).
+"unchanged" (the input itself) is the floor.
+
+Exported LUT: for the first 6 Kodak triples, ours as a 33^3 .cube applied with ``lut apply``'s path, against
+the network's own output (mean CIEDE2000).
+
+Speed: a 3840x2160 image: the mapping applied (the ``ColourMapping.apply`` numba kernel), median of 5 after a
+warm-up, wall and process CPU; the encoder (both tables, incl. the thumbnail of the 4K input) separately;
+the baselines and a 33^3 LUT (tetrahedral) on the same image.
+
+Writes benchmarks/results/colour.json and colour.md.
+Usage: python benchmarks/colour.py [--sets Kodak24,BSD100] [--limit N] [--skip-speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import common
+import numpy as np
+
+SETS = {"Kodak24": ("restore", "Kodak24"), "BSD100": ("sr", "BSD100")}
+
+
+# ------------------------------------------------------------------------------------------- held-out looks
+
+
+def _lab(rgb):
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
+
+
+def _rgb(lab):
+    import cv2
+
+    return np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB), 0, 1)
+
+
+def _luma(rgb):
+    return rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def _sigmoid_contrast(x, k, mid=0.5):
+    lo, hi = 1 / (1 + np.exp(k * mid)), 1 / (1 + np.exp(-k * (1 - mid)))
+    return (1 / (1 + np.exp(-k * (x - mid))) - lo) / (hi - lo)
+
+
+def teal_orange(rgb):
+    lab = _lab(rgb)
+    t = lab[..., 0:1] / 100
+    lab[..., 1:] = lab[..., 1:] * 1.15 + (1 - t) * np.array([-6, -12]) + t * np.array([5, 14])
+    return _rgb(lab)
+
+
+def bleach_bypass(rgb):
+    y = _luma(rgb)[..., None]
+    return np.clip(_sigmoid_contrast(0.55 * rgb + 0.45 * y, 5.0), 0, 1)
+
+
+def warm_fade(rgb):
+    out = 0.06 + 0.9 * rgb**0.9
+    return np.clip(out * np.array([1.07, 1.0, 0.88], dtype=np.float32), 0, 1)
+
+
+def cool_contrast(rgb):
+    return np.clip(_sigmoid_contrast(rgb, 6.0) * np.array([0.9, 1.0, 1.08], dtype=np.float32), 0, 1)
+
+
+def cross_process(rgb):
+    out = np.stack([rgb[..., 0] ** 0.8, rgb[..., 1] ** 1.05, 0.1 + 0.8 * rgb[..., 2] ** 1.3], -1)
+    mix = np.array([[0.9, 0.1, 0.0], [0.05, 0.9, 0.05], [0.0, 0.15, 0.85]], dtype=np.float32)
+    return np.clip(out @ mix.T, 0, 1)
+
+
+def sepia(rgb):
+    matrix = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], dtype=np.float32)
+    return np.clip(0.5 * rgb + 0.5 * (rgb @ matrix.T), 0, 1)
+
+
+def matte_green(rgb):
+    lab = _lab(0.08 + 0.84 * rgb)
+    t = lab[..., 0:1] / 100
+    lab[..., 1:] += (1 - t) ** 2 * np.array([-10, 4])
+    return _rgb(lab)
+
+
+def vivid(rgb):
+    lab = _lab(np.clip(rgb, 0, 1) ** 1.1)
+    lab[..., 1:] *= 1.4
+    return _rgb(lab)
+
+
+LOOKS = (teal_orange, bleach_bypass, warm_fade, cool_contrast, cross_process, sepia, matte_green, vivid)
+
+
+def look_cubes(folder: Path, size: int = 33) -> list:
+    """Each look sampled on a size^3 grid, written as a .cube and read back (the file path users take)."""
+    from acutance.colour.cube import read_cube, write_cube
+
+    grid = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    r, g, b = np.meshgrid(grid, grid, grid, indexing="ij")
+    points = np.stack([r, g, b], -1).reshape(size * size, size, 3)
+    cubes = []
+    for look in LOOKS:
+        path = write_cube(folder / f"{look.__name__}.cube", look(points).reshape(size, size, size, 3), title=look.__name__)
+        cubes.append(read_cube(path))
+    return cubes
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import colour
+
+    def lab(rgb):
+        return colour.XYZ_to_Lab(colour.sRGB_to_XYZ(rgb.astype(np.float64)))
+
+    return colour.delta_E(lab(a), lab(b), method="CIE 2000")
+
+
+def quantise(rgb: np.ndarray) -> np.ndarray:
+    return (np.round(np.clip(rgb, 0, 1) * 255) / 255).astype(np.float32)
+
+
+def score(out, gt) -> dict:
+    from acutance.metrics import psnr
+
+    de = delta_e(quantise(out), gt)
+    return {"de_mean": float(de.mean()), "de_p95": float(np.percentile(de, 95)),
+            "psnr": psnr(gt, quantise(out))}  # fmt: skip
+
+
+def methods():
+    from acutance.colour.dncm import load_encoder, style_transfer
+    from acutance.colour.transfer import histogram_match, reinhard
+
+    encoder = load_encoder()
+    return {
+        "dncm (ours)": lambda rgb, ref: style_transfer(rgb, ref, 1.0, encoder),
+        "reinhard (Lab)": reinhard,
+        "histogram matching": histogram_match,
+        "unchanged": lambda rgb, ref: rgb,
+    }
+
+
+def run_set(name: str, folder: Path, cubes, limit: int) -> dict:
+    from tqdm import tqdm
+
+    from acutance.colour.cube import apply_lut
+    from acutance.io import list_images, read_image
+
+    paths, _ = list_images(folder)
+    paths = paths[:limit] if limit else paths
+    images = [quantise(read_image(p).rgb) for p in paths]
+    scores: dict[str, list] = {m: [] for m in methods()}
+    fns = methods()
+    for i in tqdm(range(len(images)), desc=name, file=sys.stderr, leave=False):
+        cube = cubes[i % len(cubes)]
+        ref = quantise(apply_lut(images[(i + 1) % len(images)], cube))
+        gt = quantise(apply_lut(images[i], cube))
+        for method, fn in fns.items():
+            scores[method].append(score(fn(images[i], ref), gt))
+    return {
+        method: {k: round(float(np.mean([s[k] for s in rows])), 3) for k in ("de_mean", "de_p95", "psnr")}
+        for method, rows in scores.items()
+    } | {"images": len(images)}
+
+
+def exported_lut_check(folder: Path, cubes, count: int = 6) -> dict:
+    from acutance.colour.cube import apply_lut, read_cube
+    from acutance.colour.dncm import compute_mapping
+    from acutance.io import list_images, read_image
+
+    paths, _ = list_images(folder)
+    images = [quantise(read_image(p).rgb) for p in paths[: count + 1]]
+    errors = []
+    with tempfile.TemporaryDirectory() as temp:
+        for i in range(count):
+            ref = quantise(apply_lut(images[i + 1], cubes[i % len(cubes)]))
+            mapping = compute_mapping(images[i], ref)
+            path = mapping.to_cube(Path(temp) / f"{i}.cube", 33)
+            via_lut = apply_lut(images[i], read_cube(path), "tetrahedral")
+            errors.append(float(delta_e(quantise(via_lut), quantise(mapping.apply(images[i]))).mean()))
+    return {"images": count, "size": 33, "de_mean": round(float(np.mean(errors)), 4), "de_max_image": round(max(errors), 4)}
+
+
+def timed(fn, repeats: int = 5) -> dict:
+    fn()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return {"wall_s": round(float(np.median(walls)), 4), "cpu_s": round(float(np.median(cpus)), 4)}
+
+
+def speed(cubes) -> dict:
+    import cv2
+
+    from acutance.colour.cube import apply_lut
+    from acutance.colour.dncm import compute_mapping, load_encoder
+    from acutance.colour.transfer import histogram_match, reinhard
+
+    rng = np.random.default_rng(0)
+    small = rng.random((270, 480, 3)).astype(np.float32)
+    frame = np.clip(cv2.resize(small, (3840, 2160), interpolation=cv2.INTER_CUBIC), 0, 1)
+    ref = np.clip(cv2.resize(rng.random((270, 480, 3)).astype(np.float32), (1920, 1080)), 0, 1)
+    encoder = load_encoder()
+    mapping = compute_mapping(frame, ref, encoder)
+    return {
+        "size": "3840x2160",
+        "apply": timed(lambda: mapping.apply(frame)),
+        "encoder (input + reference tables)": timed(lambda: compute_mapping(frame, ref, encoder)),
+        "lut 33^3 tetrahedral": timed(lambda: apply_lut(frame, cubes[0], "tetrahedral")),
+        "lut 33^3 trilinear": timed(lambda: apply_lut(frame, cubes[0], "trilinear")),
+        "reinhard (Lab)": timed(lambda: reinhard(frame, ref), repeats=2),
+        "histogram matching": timed(lambda: histogram_match(frame, ref), repeats=1),
+    }
+
+
+def markdown(result: dict) -> str:
+    lines = ["# Colour style transfer (held-out looks)", "",
+             "Task: give image i the look of image i+1 under a held-out look (8 looks, never used in training); "
+             "ground truth = the look on image i. CIEDE2000 mean / 95th percentile per image, averaged; RGB PSNR.",
+             "", "| set | method | mean dE2000 | p95 dE2000 | PSNR (dB) |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, rows in result["quality"].items():
+        for method, s in rows.items():
+            if method != "images":
+                lines.append(f"| {name} ({rows['images']}) | {method} | {s['de_mean']:.2f} | {s['de_p95']:.2f} | {s['psnr']:.2f} |")
+    if "exported_lut" in result:
+        e = result["exported_lut"]
+        lines += ["", f"Exported {e['size']}^3 .cube applied with `lut apply` (tetrahedral) against the network's own "
+                  f"output, {e['images']} Kodak images: mean dE2000 {e['de_mean']:.3f} (worst image {e['de_max_image']:.3f})."]
+    if "speed" in result:
+        lines += ["", f"Speed on a {result['speed']['size']} image ({result['machine']['cpus']} CPUs, median wall / CPU s):", "",
+                  "| step | wall s | CPU s |", "|---|---|---|"]
+        for step, t in result["speed"].items():
+            if step != "size":
+                lines.append(f"| {step} | {t['wall_s']:.3f} | {t['cpu_s']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="Kodak24,BSD100")
+    parser.add_argument("--limit", type=int, default=0, help="images per set (0: all)")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # colour-science's notice about its optional plotting dependency
+    data = common.require_shared_data()
+    result: dict = {"quality": {}}
+    with tempfile.TemporaryDirectory() as temp:
+        cubes = look_cubes(Path(temp))
+        for name in args.sets.split(","):
+            result["quality"][name] = run_set(name, data.joinpath(*SETS[name]), cubes, args.limit)
+        result["exported_lut"] = exported_lut_check(data.joinpath(*SETS["Kodak24"]), cubes)
+        if not args.skip_speed:
+            result["speed"] = speed(cubes)
+    path = common.write_result("colour", result)
+    result["machine"] = {"cpus": __import__("os").cpu_count()}
+    (common.RESULTS / "colour.md").write_text(markdown(result), encoding="utf-8")
+    print(path)
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
