@@ -64,7 +64,7 @@ class OnnxEnhancer:
             out = self.session.run([self.session.get_outputs()[0].name], {self.session.get_inputs()[0].name: x})[0]
         except Exception as error:  # noqa: BLE001 (onnxruntime's Fail, InvalidArgument, ...: a broken graph)
             raise ModelError(f"{self.info.name}: the ONNX model failed on a {width}x{height} input: {_first_line(error)}") from None
-        if out.ndim != 4 or out.shape[2] < height * self.scale or out.shape[3] < width * self.scale:
+        if out.ndim != 4 or out.shape[0] < 1 or out.shape[1] != 3 or out.shape[2] < height * self.scale or out.shape[3] < width * self.scale:
             raise ModelError(f"{self.info.name}: the ONNX model gave {out.shape} for a {width}x{height} input at x{self.scale}")
         out = out[0, :, : height * self.scale, : width * self.scale]
         return np.ascontiguousarray(out.transpose(1, 2, 0), dtype=np.float32)
@@ -106,7 +106,21 @@ def make_session(model: bytes | str | os.PathLike, initializers: Mapping[str, np
     except Exception as error:  # noqa: BLE001 (onnxruntime raises its own types: Fail, InvalidProtobuf, ...)
         what = "ONNX model" if isinstance(model, bytes) else str(model)
         raise ModelError(f"{what}: cannot load as an ONNX model: {str(error).strip().splitlines()[0]}") from None
+    _check_signature(session, "ONNX model" if isinstance(model, bytes) else str(model))
     return (session, tuple(keep)) if initializers is not None else session
+
+
+def _check_signature(session, what: str) -> None:
+    """One image in, one out, names readable: onnxruntime decodes names as UTF-8 only when asked, and an
+    empty input list would be an IndexError at the first run (both found by benchmarks/fuzz.py)."""
+    try:
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        for arg in inputs + outputs:
+            arg.name, arg.shape  # noqa: B018 (decoded on access)
+    except UnicodeDecodeError:
+        raise ModelError(f"{what}: the ONNX model's input or output names are not valid UTF-8") from None
+    if not inputs or not outputs:
+        raise ModelError(f"{what}: the ONNX model has {len(inputs)} inputs and {len(outputs)} outputs; an image net has one of each")
 
 
 # --- ONNX messages through the protobuf library ----------------------------------------------------------
