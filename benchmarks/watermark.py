@@ -235,6 +235,115 @@ def speed(repeats: int = 5) -> dict:
     return out
 
 
+def _decode_all(path) -> tuple[list[np.ndarray], float]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or 25)
+        return [f.to_ndarray(format="rgb24").astype(np.float32) / 255 for f in container.decode(stream)], fps
+
+
+def _encode(frames, fps, path, crf=12) -> None:
+    import fractions
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.options = {"crf": str(crf), "preset": "medium"}
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def _ffmpeg(source, target, *args) -> None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), *args, "-an",
+                    str(target)], check=True)  # fmt: skip
+
+
+def video_clips(data, tmp) -> list[tuple[str, object]]:
+    """The shared clips, Vid4 city as a clip, and a generated pan over a synthetic scene."""
+    clips = [(p.name, p) for p in sorted((data / "video").glob("*.mp4")) if "distorted" not in p.name]
+    from acutance.io import list_images, read_image
+
+    city, _ = list_images(data / "video" / "Vid4" / "city")
+    if city:
+        path = tmp / "vid4_city.mp4"
+        _encode([read_image(p).rgb for p in city], 12.0, path)  # Vid4 city is 34 frames; 12 fps: ~2.8 s
+        clips.append(("Vid4 city", path))
+    rng = np.random.default_rng(5)
+    base = np.clip(rng.normal(0.5, 0.25, (60, 100, 3)), 0, 1).astype(np.float32)
+    import cv2
+
+    scene = np.clip(cv2.resize(base, (1600, 960), interpolation=cv2.INTER_CUBIC), 0, 1)
+    scene = np.clip(scene + rng.normal(0, 0.03, scene.shape).astype(np.float32), 0, 1)
+    pan = [np.ascontiguousarray(scene[100 + i : 820 + i, 3 * i : 3 * i + 1280]) for i in range(120)]
+    path = tmp / "generated_pan.mp4"
+    _encode(pan, 24.0, path)
+    clips.append(("generated pan 1280x720", path))
+    return clips
+
+
+def video_robustness(data) -> dict:
+    """Each clip marked (acutance video --model none --watermark), then re-encoded by ffmpeg's libx264 at
+    CRF 23 and 28 and rescaled to 480p; the share of 2-second excerpts that read the payload back; and the
+    frame-to-frame change that marking adds, next to the one a CRF 23 re-encode adds."""
+    import tempfile
+    from pathlib import Path
+
+    from acutance.video import VideoOptions, enhance_video
+    from acutance.watermark import embed
+    from acutance.watermark.video import detect_video
+
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        for name, path in tqdm(video_clips(data, tmp), desc="clips", file=sys.stderr):
+            frames, fps = _decode_all(path)
+            marked = tmp / "marked.mp4"
+            options = VideoOptions(model="none", watermark=PAYLOAD.hex(), watermark_key=KEY)
+            enhance_video(path, marked, options, overwrite=True, progress=False)
+            row = {"frames": len(frames), "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}", "fps": round(fps, 3)}
+            attacks = {"as marked (CRF 18)": None, "libx264 CRF 23": ["-c:v", "libx264", "-crf", "23"],
+                       "libx264 CRF 28": ["-c:v", "libx264", "-crf", "28"],
+                       "480p CRF 23": ["-vf", "scale=-2:480", "-c:v", "libx264", "-crf", "23"]}  # fmt: skip
+            for attack, args in attacks.items():
+                target = marked
+                if args is not None:
+                    target = tmp / "attacked.mp4"
+                    _ffmpeg(marked, target, *args)
+                try:
+                    windows = detect_video(target, KEY)
+                    good = sum(w.detection.payload == PAYLOAD for w in windows)
+                    row[attack] = f"{good}/{len(windows)}"
+                except Exception as error:  # e.g. frames below the minimum size after the rescale
+                    row[attack] = f"error: {error}"
+            # temporal change added by marking vs by a CRF 23 re-encode (mean absolute, 0-255 luma-ish)
+            marked_frames = [embed(f, PAYLOAD, KEY) for f in frames[:48]]
+            _ffmpeg(path, tmp / "recoded.mp4", "-c:v", "libx264", "-crf", "23")
+            recoded, _ = _decode_all(tmp / "recoded.mp4")
+
+            def added(others):
+                diffs = [np.abs((others[i] - others[i - 1]) - (frames[i] - frames[i - 1])).mean()
+                         for i in range(1, min(len(others), 48))]  # fmt: skip
+                return float(255 * np.mean(diffs))
+
+            row["temporal_change_added_by_marking"] = added(marked_frames)
+            row["temporal_change_added_by_crf23"] = added(recoded)
+            out[name] = row
+    return out
+
+
 def gallery(dataset, path) -> None:
     from acutance.io import write_image
     from acutance.watermark import embed
@@ -251,10 +360,10 @@ def gallery(dataset, path) -> None:
 def markdown(result: dict) -> str:
     from acutance.watermark.attacks import ATTACKS
 
-    methods = list(result["robustness"])
+    methods = list(result.get("robustness", {}))
     lines = ["# Invisible watermarking", "", f"Images: {result['images']} (Kodak24 + BSD100). Payload 64 bits "
              "(rivaGan: 32). Each cell: bit accuracy / decode rate.", ""]  # fmt: skip
-    counts = {m: result["robustness"][m]["none"]["images"] for m in methods}
+    counts = {m: result["robustness"][m]["none"].get("images", "?") for m in methods}
     lines[-1:] = [f"Images per method: {', '.join(f'{m} {n}' for m, n in counts.items())}.", ""]
     lines += ["| attack | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for attack in ATTACKS:
@@ -274,6 +383,16 @@ def markdown(result: dict) -> str:
         lines += ["", f"Clean images: {fp['detections']} detections in {fp['images']} (analytic rate "
                   f"{fp['analytic_false_positive_rate']:.2g}); mean |decoder output| {fp['mean_abs_decoder_output']:.4f}; "
                   f"largest reference z {fp['max_reference_z']:.2f}."]  # fmt: skip
+    if "video" in result:
+        rows = result["video"]
+        columns = ["as marked (CRF 18)", "libx264 CRF 23", "libx264 CRF 28", "480p CRF 23"]
+        lines += ["", "Video: 2-second excerpts whose payload is read back; the frame-to-frame change (mean absolute, "
+                  "0-255) that marking adds, against the one a CRF 23 re-encode adds.", "",
+                  "| clip | size | " + " | ".join(columns) + " | added by marking | added by CRF 23 |",
+                  "|---|---|" + "---|" * (len(columns) + 2)]  # fmt: skip
+        for name, row in rows.items():
+            lines.append(f"| {name} | {row['size']} | " + " | ".join(str(row[c]) for c in columns)
+                         + f" | {row['temporal_change_added_by_marking']:.3f} | {row['temporal_change_added_by_crf23']:.3f} |")  # fmt: skip
     if "speed" in result:
         sp = result["speed"]
         lines += ["", f"1080p: embed {1e3 * sp['ours_embed_s']:.0f} ms, detect {1e3 * sp['ours_detect_s']:.0f} ms"]
@@ -294,6 +413,8 @@ def main() -> None:
     )
     parser.add_argument("--skip-fp", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-video", action="store_true")
+    parser.add_argument("--only-video", action="store_true", help="the video rows alone (merged into the results)")
     parser.add_argument("--gallery", action="store_true")
     args = parser.parse_args()
     data = common.require_shared_data()
@@ -304,6 +425,17 @@ def main() -> None:
                 import imwatermark  # noqa: F401
             except ImportError:
                 sys.exit("imwatermark is not installed (see this script's docstring), or leave it out of --methods")
+    if args.only_video:
+        import json
+
+        path = common.RESULTS / "watermark.json"
+        result = json.loads(path.read_text()) if path.exists() else {}
+        result.pop("machine", None)
+        result["video"] = video_robustness(data)
+        common.write_result("watermark", result)
+        (common.RESULTS / "watermark.md").write_text(markdown(result), encoding="utf-8")
+        print(markdown(result))
+        return
     dataset = images(data, args.sets.split(","), args.limit)
     summary, imperceptibility = robustness(methods, dataset, {"rivaGan": args.riva_images})
     result = {"images": len(dataset), "payload_bits": 64, "robustness": summary, "imperceptibility": imperceptibility}
@@ -311,6 +443,8 @@ def main() -> None:
         result["url"] = url_use(dataset)
     if not args.skip_fp:
         result["false_positives"] = false_positives(data)
+    if not args.skip_video:
+        result["video"] = video_robustness(data)
     if not args.skip_speed:
         result["speed"] = speed()
     if args.gallery:

@@ -265,6 +265,14 @@ def _search(residuals: list[np.ndarray], reference: np.ndarray, looks: list[int]
     return found
 
 
+def _plausible(matrix: np.ndarray) -> bool:
+    """A geometry worth trying: finite, not mirrored, scales within the search's range, not degenerate."""
+    if not np.all(np.isfinite(matrix)):
+        return False
+    singular = np.linalg.svd(matrix, compute_uv=False)
+    return bool(np.linalg.det(matrix) > 0 and singular[1] > 0.4 and singular[0] < 2.5 and singular[0] < 2 * singular[1])
+
+
 def _fold(residual: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """The residual warped back by ``matrix`` (tile -> image) and averaged onto one TILE x TILE period."""
     height, width = residual.shape
@@ -337,7 +345,7 @@ def detect_many(images: list[np.ndarray], key: str | int) -> Detection:
         yield from _lattice(residuals)
         yield from _search(residuals, patterns(key, code.SHORT).reference, looks)
 
-    for matrix in candidates():
+    for matrix in filter(_plausible, candidates()):
         looks[0] += 1
         spectrum = sum(np.fft.rfft2(_fold(residual, matrix)) for residual in residuals)
         scale = float(np.sqrt(abs(np.linalg.det(matrix))))
