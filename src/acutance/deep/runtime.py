@@ -101,6 +101,7 @@ def make_session(model: bytes | str | os.PathLike, initializers: Mapping[str, np
         options.add_initializer(name, value)
         keep.append(value)
     source = model if isinstance(model, bytes) else str(model)
+    _check_attributes(model)
     try:
         session = ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001 (onnxruntime raises its own types: Fail, InvalidProtobuf, ...)
@@ -108,6 +109,28 @@ def make_session(model: bytes | str | os.PathLike, initializers: Mapping[str, np
         raise ModelError(f"{what}: cannot load as an ONNX model: {str(error).strip().splitlines()[0]}") from None
     _check_signature(session, "ONNX model" if isinstance(model, bytes) else str(model))
     return (session, tuple(keep)) if initializers is not None else session
+
+
+# Convolution geometry of the image nets we run is small (kernels up to 7, pads up to 3); a file asking for
+# pads of a million makes every intermediate tensor of a small input gigabytes (found by benchmarks/fuzz.py).
+_GEOMETRY = ("pads", "kernel_shape", "strides", "dilations", "output_padding")
+_GEOMETRY_LIMIT = 64
+
+
+def _check_attributes(model: bytes | str | os.PathLike) -> None:
+    from google.protobuf.message import DecodeError
+
+    what = "ONNX model" if isinstance(model, bytes) else str(model)
+    try:
+        data = model if isinstance(model, bytes) else Path(model).read_bytes()
+        graph = onnx_messages().ModelProto.FromString(data).graph
+    except (DecodeError, OSError):
+        return  # onnxruntime says what is wrong with the file
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.name in _GEOMETRY and any(abs(value) > _GEOMETRY_LIMIT for value in attribute.ints):
+                raise ModelError(f"{what}: node {node.name or node.op_type!r} has {attribute.name} "
+                                 f"{list(attribute.ints)[:4]}, beyond {_GEOMETRY_LIMIT}: not an image net we can bound")
 
 
 def _check_signature(session, what: str) -> None:
