@@ -121,9 +121,10 @@ def warm_models(names: list[str] | None = None, *, report=print) -> list[tuple[s
         model = load_model(name)
         context = max(int(getattr(model.info, "context", 8)), 1)
         enhance(rgb, model, None, tile=0)
-        # a tiled run too: tiles are cut from the image, and a kernel may see them with another layout
-        tile = max(32, 2 * context)
-        big = np.ascontiguousarray(test_chart(2 * tile + 8 * context)[:, : 2 * tile + 4 * context + 8], dtype=np.float32)
+        # a tiled run too (2x2 tiles of the smallest size the context allows): tiles are cut from the image,
+        # and a kernel may see them with another layout
+        tile = max(64, 2 * context)
+        big = np.ascontiguousarray(test_chart(tile + 12)[:, : tile + 8], dtype=np.float32)
         enhance(big, model, None, tile=tile)
         timings.append((name, time.perf_counter() - start))
         report(f"{name:22s} {timings[-1][1]:6.2f} s")
