@@ -92,13 +92,21 @@ def test_upscale_with_a_lut_imports_no_training_torch_or_faces(tmp_path):
 
 
 def test_help_is_fast():
-    """``acutance --help`` in under 0.3 s, whole process (best of five: the test machine is shared)."""
-    times = []
+    """``acutance --help`` in under 0.3 s, whole process: its CPU time (user + sys, what the process costs
+    whatever else runs), and its wall time (best of five) when the machine is not overloaded."""
+    import resource
+
+    walls, cpus = [], []
     for _ in range(5):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "acutance", "--help"], capture_output=True, check=True, timeout=30)
-        times.append(time.perf_counter() - start)
-    assert min(times) < 0.3, times
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    assert min(cpus) < 0.3, cpus
+    if os.getloadavg()[0] <= (os.cpu_count() or 1):  # on a machine shared past its cores, wall time is noise
+        assert min(walls) < 0.3, walls
 
 
 def test_python_m_acutance_runs():
