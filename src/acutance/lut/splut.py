@@ -126,23 +126,23 @@ def check_model(model: SplutModel, where: str) -> None:
 # --- running ------------------------------------------------------------------------------------------------
 
 
-def _branch(model: SplutModel, branch: str, levels: np.ndarray) -> np.ndarray:
-    """(n, h+1, w+1) 4-bit levels -> (n, h, w, scale**2) float32: one branch's tables, stage by stage."""
+def _branch(model: SplutModel, branch: str, levels: np.ndarray, buffers: tuple, out: np.ndarray) -> np.ndarray:
+    """(n, h+1, w+1) 4-bit levels -> ``out`` (n, h, w, scale**2) float32: one branch's tables, stage by stage.
+    buffers: two (n, h, w, channels) float32 arrays for the stages in between (reused: no page faults)."""
     from acutance.lut import splut_kernels as k
 
-    n, h, w = levels.shape[0], levels.shape[1] - 1, levels.shape[2] - 1
     tables, steps = model.tables[branch], model.steps[branch]
     inputs = level_inputs(*model.inputs[branch])
-    x = np.empty((n, h, w, model.channels), np.float32)
+    x, spare = buffers
     k.first_stage(levels, tables[0][0], np.float32(steps[0]), inputs, x)
     for stage, groups in enumerate(model.stages, start=1):
         last = stage == len(model.stages)
-        acc = np.zeros((n, h, w, model.scale**2 if last else model.channels), np.float32)
+        acc = out if last else spare
         for g, (kernel, first) in enumerate(groups):  # summed in the authors' order: group 0, 1, ...
-            k.add_group(x, tables[stage][g], np.float32(steps[stage]), k.KERNELS[kernel], first, acc)
-        k.finish_stage(acc, len(groups), x, levels, inputs, not last)
-        x = acc
-    return x
+            k.add_group(x, tables[stage][g], k.KERNELS[kernel], first, acc, g == 0)
+        k.finish_stage(acc, np.float32(steps[stage]), len(groups), x, levels, inputs, not last)
+        x, spare = acc, x
+    return out
 
 
 def run_planes(model: SplutModel, planes: np.ndarray) -> np.ndarray:
@@ -150,11 +150,13 @@ def run_planes(model: SplutModel, planes: np.ndarray) -> np.ndarray:
     from acutance.lut import splut_kernels as k
 
     values = np.ascontiguousarray(planes, dtype=np.uint8)
-    mode = "reflect" if min(values.shape[1:]) > 1 else "edge"  # numpy's reflect needs two pixels
+    n, h, w = values.shape
+    mode = "reflect" if min(h, w) > 1 else "edge"  # numpy's reflect needs two pixels
     padded = np.pad(values, ((0, 0), (0, 1), (0, 1)), mode=mode)
-    msb = _branch(model, "msb", padded >> 4)
-    lsb = _branch(model, "lsb", padded & 15)
-    out = np.empty((values.shape[0], values.shape[1] * model.scale, values.shape[2] * model.scale), np.float32)
+    buffers = (np.empty((n, h, w, model.channels), np.float32), np.empty((n, h, w, model.channels), np.float32))
+    msb = _branch(model, "msb", padded >> 4, buffers, np.empty((n, h, w, model.scale**2), np.float32))
+    lsb = _branch(model, "lsb", padded & 15, buffers, np.empty((n, h, w, model.scale**2), np.float32))
+    out = np.empty((n, h * model.scale, w * model.scale), np.float32)
     k.combine(msb, lsb, model.scale, out)
     return out
 

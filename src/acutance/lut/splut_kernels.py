@@ -67,9 +67,11 @@ def first_stage(levels, table, step, inputs, out):  # pragma: no cover (numba)
 
 
 @njit(parallel=True, cache=True)
-def add_group(x, table, step, kind, c0, acc):  # pragma: no cover (numba)
-    """acc (n, h, w, Cout) += the rows of ``table`` (L**4, Cout) * step looked up by one group: channels
-    ``c0 .. c0+3`` of ``x`` (n, h, w, C), kernel ``kind`` (0: 221, down the rows; 1: 212, along the columns)."""
+def add_group(x, table, kind, c0, acc, assign):  # pragma: no cover (numba)
+    """acc (n, h, w, Cout) += (or = when ``assign``: the first group) the rows of ``table`` (L**4, Cout)
+    looked up by one group: channels ``c0 .. c0+3`` of ``x`` (n, h, w, C), kernel ``kind`` (0: 221, down the
+    rows; 1: 212, along the columns). The table's step is applied once, by ``finish_stage`` (int16 rows sum
+    exactly in float32)."""
     n, h, w, _ = x.shape
     outputs = table.shape[1]
     for r in prange(n * h):
@@ -88,16 +90,20 @@ def add_group(x, table, step, kind, c0, acc):  # pragma: no cover (numba)
                 c = _level(x[p, i, j, c0 + 1] + x[p, i, left, c0 + 3])
                 d = _level(x[p, i, right, c0 + 1] + x[p, i, j, c0 + 3])
             row = ((np.int64(a) * 16 + b) * 16 + c) * 16 + d
-            for k in range(outputs):
-                acc[p, i, j, k] += np.float32(table[row, k]) * step
+            if assign:
+                for k in range(outputs):
+                    acc[p, i, j, k] = np.float32(table[row, k])
+            else:
+                for k in range(outputs):
+                    acc[p, i, j, k] += np.float32(table[row, k])
 
 
 @njit(parallel=True, cache=True)
-def finish_stage(acc, groups, x, levels, inputs, residual):  # pragma: no cover (numba)
-    """acc (n, h, w, Cout) = acc / groups + ``x`` (a middle stage, ``residual``) or + the level's input (the
-    last stage), in place."""
+def finish_stage(acc, step, groups, x, levels, inputs, residual):  # pragma: no cover (numba)
+    """acc (n, h, w, Cout) = acc * step / groups + ``x`` (a middle stage, ``residual``) or + the level's input
+    (the last stage), in place."""
     n, h, w, outputs = acc.shape
-    inv = np.float32(1.0) / np.float32(groups)
+    inv = step / np.float32(groups)
     for r in prange(n * h):
         p, i = r // h, r % h
         for j in range(w):
