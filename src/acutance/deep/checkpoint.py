@@ -178,8 +178,9 @@ def build(description: ArchDescription):
         raise ModelError(f"{description.arch} is recognised but acutance cannot run it")
     try:
         return detector.build(dict(description.hyper_parameters))
-    except (TypeError, ValueError) as error:
-        raise ModelError(f"cannot build {description.arch} with {description.hyper_parameters}: {error}") from None
+    except (TypeError, ValueError, OverflowError, RuntimeError) as error:
+        reason = " ".join(str(error).split())[:200]  # torch's messages run over several lines
+        raise ModelError(f"cannot build {description.arch} with {description.hyper_parameters}: {reason}") from None
 
 
 def _scale_of(arch: str, hyper: dict) -> int:
