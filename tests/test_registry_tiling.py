@@ -18,17 +18,9 @@ from acutance.pipeline.budget import min_tile
 
 IMAGE_TASKS = ("upscale", "denoise", "deblock", "sharpen")  # face restorers and quality models make no tiles
 MODELS = [info.name for info in list_models() if info.task in IMAGE_TASKS]
-# Registry contexts below the model's real reach (tiling then leaves seams). blade-denoise-ms-50 needs 74
-# input pixels (measured: 72 leaves a 0.006 step, 74 is exact); its registry row says less. Strict: the
-# mark must go when the registry's context is fixed.
-SHORT_CONTEXT = {"blade-denoise-ms-50": "registry context is below the 74 pixels the model reaches"}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=SHORT_CONTEXT[n], strict=True)) if n in SHORT_CONTEXT else n
-     for n in MODELS],
-)
+@pytest.mark.parametrize("name", MODELS)
 def test_tiled_equals_untiled(name):
     model = acutance.load_model(name)
     tile = max(min_tile(model.info), 24)

@@ -125,6 +125,7 @@ def _enhance(rgb, model, scale, tile, overlap, on_tile, outscale, *, writes: boo
             overlap=min(overlap, chosen.tile // 2),
             context=model.info.context,
             on_tile=on_tile,
+            align=int(getattr(model, "tile_align", 1)),
         )
     else:
         out = model(rgb, scale)

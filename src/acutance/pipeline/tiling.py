@@ -47,6 +47,7 @@ def run_tiled(
     overlap: int = 16,
     context: int = 8,
     on_tile: Callable[[int, int], None] | None = None,
+    align: int = 1,
 ) -> np.ndarray:
     """Apply ``fn`` (HxWxC -> (H*scale)x(W*scale)xC') to ``image`` tile by tile.
 
@@ -54,14 +55,16 @@ def run_tiled(
     tile: tile size in input pixels; 0, or an image no larger than one tile, runs ``fn`` once.
     overlap: input pixels shared by neighbouring tiles and feather-blended (less than ``tile``).
     context: extra input pixels given to ``fn`` around each tile and then cut off.
+    align: windows start on multiples of this (enhancers with a coarser grid inside, e.g. BLADE's half-size
+        layers, give the same output only on the same grid).
     on_tile: called as ``on_tile(0, total)`` before the first tile and ``on_tile(done, total)`` after each
         (progress bars; an exception raised there, e.g. a cancellation, stops the run between tiles).
     Returns float32 of shape (H*scale, W*scale, C').
     """
     if int(scale) != scale or scale < 1:
         raise OptionError(f"tiling needs an integer scale >= 1, got {scale}")
-    if tile < 0 or overlap < 0 or context < 0:
-        raise OptionError("tile, overlap and context must be >= 0")
+    if tile < 0 or overlap < 0 or context < 0 or align < 1:
+        raise OptionError("tile, overlap and context must be >= 0, align >= 1")
     scale = int(scale)
     height, width = image.shape[:2]
     if tile == 0 or (height <= tile and width <= tile):
@@ -77,12 +80,14 @@ def run_tiled(
         growing its arena for each new shape) and every tile still has at least ``context`` on inner sides.
         """
         window = min(tile + 2 * context, length)
+        grown = -(-(window + align - 1) // align) * align  # room for the start's rounding down to ``align``
         result = []
         for start in _starts(length, tile, overlap):
             end = min(start + tile, length)
-            w0 = min(max(0, start - context), length - window)
+            w0 = min(max(0, start - context), length - window) // align * align
+            w1 = min(length, w0 + grown) if align > 1 else w0 + window
             rise, fall = overlap * scale if start > 0 else 0, overlap * scale if end < length else 0
-            result.append((start, end, w0, w0 + window, _ramp((end - start) * scale, rise, fall)))
+            result.append((start, end, w0, w1, _ramp((end - start) * scale, rise, fall)))
         return result
 
     rows, cols = spans(height), spans(width)

@@ -134,19 +134,27 @@ def apply_layer(layer: Layer, source: np.ndarray, state: np.ndarray, scale: int,
 
 
 def shrink(plane: np.ndarray) -> np.ndarray:
-    """The plane at half size (area average; an odd edge keeps its last row/column at half weight)."""
+    """The plane at half size: 2x2 averages (an odd edge's last row/column repeated first).
+
+    Always exactly 2x, never a fractional factor, so that the result is the same on any even-aligned crop
+    (tiles give the same output as the whole image).
+    """
     import cv2
 
     height, width = plane.shape
-    return cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), ((width + 1) // 2, (height + 1) // 2),
-                      interpolation=cv2.INTER_AREA)
+    plane = np.ascontiguousarray(plane, dtype=np.float32)
+    if height % 2 or width % 2:
+        plane = np.pad(plane, ((0, height % 2), (0, width % 2)), mode="edge")
+    return cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_AREA)
 
 
 def enlarge(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A half-size plane back at ``shape`` (bilinear)."""
+    """A half-size plane back at ``shape`` (bilinear at exactly 2x, then cut to ``shape``)."""
     import cv2
 
-    return cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    double = cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), (2 * plane.shape[1], 2 * plane.shape[0]),
+                        interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(double[: shape[0], : shape[1]])
 
 
 

@@ -33,6 +33,11 @@ class HashedEnhancer:
         check_scale(self.info, self.model.scale, scale)
         return run(self.model, rgb)
 
+    @property
+    def tile_align(self) -> int:
+        """Tiles must start on even pixels when a ``coarse`` layer works on the half-size grid."""
+        return 2 if any(layer.kind == "coarse" for layer in self.model.layers) else 1
+
 
 Enhancer = HashedEnhancer
 
