@@ -19,6 +19,10 @@ from acutance.errors import AcutanceError
 # name -> (module, one-line help). Order here is the order in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "upscale": ("acutance.cli.upscale_cmd", "upscale (or enhance) an image or a folder of images"),
+    "downscale": (
+        "acutance.cli.downscale_cmd",
+        "downscale an image so that 'acutance upscale' can restore it (IRN), or plainly (MATLAB bicubic)",
+    ),
     "sharpen": ("acutance.cli.sharpen_cmd", "sharpen an image or a folder of images (unsharp mask or AMD CAS)"),
     "denoise": (
         "acutance.cli.restore_cmd",

@@ -323,6 +323,33 @@ def _run_dncm(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------------- irn
+
+
+def _irn_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", type=int, choices=(2, 4), help="downscaling factor (default: config or 2)")
+    parser.add_argument("--jpeg-aug", action="store_true", default=None,
+                        help="the robust variant: JPEG (real codec and differentiable proxy) on the LR in training")
+    parser.add_argument("--steps", type=int, help="training steps (default: config or 20000)")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training (default: 40)")
+    _data_output(parser, "upscaler file to write (.onnx); the downscaler goes beside it as NAME.down.onnx")
+    _resumable(parser)
+
+
+def _run_irn(args: argparse.Namespace) -> int:
+    from acutance.rescale.train import TrainConfig, train
+
+    flags = {"scale": args.scale, "jpeg_aug": args.jpeg_aug, "steps": args.steps, "time_limit_min": args.minutes}
+    net, meta = _trained(args, train, lambda: TrainConfig.load(args.config, **flags), "irn")
+    from acutance.rescale.export import export_pair
+
+    name = args.output.name.removesuffix(".onnx")
+    up, down = export_pair(net, args.output, name, f"IRN x{net.spec.scale} from {', '.join(map(str, args.data))}",
+                           {"best": meta["best"]}, overwrite=args.overwrite)  # fmt: skip
+    print(f"wrote {up} and {down} (held-out {meta['best']})")
+    return 0
+
+
 # name: (one-line help, description, arguments, run); the order of --help
 _METHODS = {
     "raisr": (
@@ -424,5 +451,16 @@ _METHODS = {
         ),
         _dncm_arguments,
         _run_dncm,
+    ),
+    "irn": (
+        "train an invertible rescaler (IRN: downscaler and upscaler together) on clean images",
+        (
+            "Train an IRN-style invertible network (Haar + affine coupling blocks) with IRN's losses: the LR "
+            "against MATLAB bicubic, the HR restored from the 8-bit LR with z = 0, z matched to N(0, 1); "
+            "--jpeg-aug also passes the LR through JPEG (the real codec and a differentiable proxy, as MBRS). "
+            "Writes OUTPUT (upscaler) and OUTPUT.down.onnx; see docs/irn.md. Resumable from the run folder."
+        ),
+        _irn_arguments,
+        _run_irn,
     ),
 }

@@ -244,6 +244,9 @@ def _process(source: Path, target: Path, args: argparse.Namespace, model, scale:
     from acutance.pipeline import enhance_image
 
     image = read_image(source, first_frame=args.first_frame)
+    from acutance.rescale.tag import check_upscale
+
+    crop = check_upscale(source, image, args.model)  # an IRN LR and its upscaler belong together (else a notice)
     size = getattr(args, "size", None)
     if size is not None:  # --size WxH: per-axis scales of this image
         scale = (size[1] / image.rgb.shape[0], size[0] / image.rgb.shape[1])
@@ -255,6 +258,8 @@ def _process(source: Path, target: Path, args: argparse.Namespace, model, scale:
     finally:
         if bar is not None:
             bar.close()
+    if crop is not None:  # an IRN original padded to the scale: cropped back
+        result = result.replace(result.rgb[: crop[0], : crop[1]], None if result.alpha is None else result.alpha[: crop[0], : crop[1]])
     face_runner = getattr(args, "face_runner", None)
     if face_runner is not None:
         from acutance.cli.faces_cmd import print_notices

@@ -1,0 +1,187 @@
+"""The IRN recipe (``acutance train irn``) on ``acutance.train``: torch, CPU, one thread by default.
+
+Data: ``PatchSampler`` crops of the training folders under the SR protocol: the HR patch and its MATLAB
+bicubic LR at 8-bit levels (the LR guidance target), with the 8 flips/rotations. A few images are held out
+and scored every ``val_every`` steps (round-trip Y-PSNR with z = 0 and the LR rounded to 8 bits, and the LR's
+PSNR against bicubic); the best round trip is kept.
+
+Losses, IRN's (Xiao et al. 2020) with its weights rewritten for per-element means:
+- LR guidance ``fit * MSE(LR, bicubic LR)``;
+- HR reconstruction ``rec * L1(inverse(Q(LR), z'), HR)``, ``Q`` 8-bit rounding straight-through, then (the
+  ``robust`` variant) JPEG: per step the real codec (straight-through), the differentiable proxy, or none,
+  at a quality drawn from ``[jpeg_min, jpeg_max]`` (MBRS's mix); ``z'`` zeros (``z_train = "zero"``, what
+  the shipped upscaler uses) or N(0, 1) samples (``"sample"``, IRN's choice);
+- distribution matching ``ce * mean(z^2)``: IRN's ``sum(z^2) / batch``, the Gaussian's negative log-likelihood,
+  which also makes z = 0 the right guess at upscaling time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from acutance.errors import OptionError
+from acutance.options import OptionsFile
+
+
+@dataclass
+class TrainConfig(OptionsFile):
+    """``acutance train irn --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+
+    scale: int = 2
+    blocks: int = 4
+    features: int = 32
+    jpeg_aug: bool = False  # the robust variant
+    jpeg_min: int = 70
+    jpeg_max: int = 95
+    z_train: str = "zero"
+    fit: float = 4.0
+    rec: float = 4.0
+    ce: float = 3.0
+    steps: int = 20000
+    time_limit_min: float = 40.0  # wall-clock minutes of training (2 shared cores); the schedule runs on time
+    batch: int = 4
+    patch: int = 32  # LR patch side (HR: patch * scale); a multiple of 16 for the JPEG proxy's 4:2:0 units
+    lr: float = 2e-4 * 5
+    lr_min: float = 1e-5
+    val_images: int = 4
+    val_crop: int = 192  # HR centre crop of the held-out images
+    val_every: int = 150
+    seed: int = 0
+    threads: int = 1
+
+    def check(self) -> None:
+        self.spec()
+        if self.z_train not in ("zero", "sample"):
+            raise OptionError(f"z_train must be 'zero' or 'sample', got {self.z_train!r}")
+        if not 1 <= self.jpeg_min <= self.jpeg_max <= 100:
+            raise OptionError("1 <= jpeg_min <= jpeg_max <= 100 is required")
+        if self.steps < 1 or self.batch < 1 or self.patch < 16 or self.patch % 16:
+            raise OptionError("steps >= 1, batch >= 1 and a patch that is a multiple of 16 are required")
+
+    def spec(self):
+        from acutance.rescale.irn import IrnSpec
+
+        try:
+            return IrnSpec(self.scale, self.blocks, self.features)
+        except ValueError as error:
+            raise OptionError(str(error)) from None
+
+    @property
+    def name(self) -> str:
+        return f"irn-x{self.scale}" + ("-robust" if self.jpeg_aug else "-plain")
+
+
+def round_trip(net, hr: np.ndarray, scale: int, jpeg_quality: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(HR restored, LR) float32 HxWx3 of an HR whose sides are multiples of the scale, in torch: the LR
+    clamped and rounded to 8 bits (optionally saved as a real JPEG), z = 0."""
+    import torch
+
+    from acutance.rescale.jpeg import jpeg_real
+
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(hr.transpose(2, 0, 1))[None])
+        lr = torch.round(net(x)[0].clamp(0, 1) * 255) / 255
+        if jpeg_quality is not None:
+            lr = jpeg_real(lr, jpeg_quality)
+        out = net.inverse(lr).clamp(0, 1)
+    return out[0].numpy().transpose(1, 2, 0), lr[0].numpy().transpose(1, 2, 0)
+
+
+def validate(net, pairs, scale: int) -> dict:
+    from acutance.metrics import psnr
+    from acutance.metrics.sr_protocol import quantise
+
+    trip, thumb = [], []
+    for bicubic, hr in pairs:
+        out, lr = round_trip(net, hr, scale)
+        trip.append(psnr(hr, quantise(out), crop_border=scale, y_channel=True))
+        thumb.append(psnr(bicubic, lr, y_channel=True))
+    return {"val_round_trip": round(float(np.mean(trip)), 3), "val_lr_vs_bicubic": round(float(np.mean(thumb)), 3)}
+
+
+def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | None = None, progress: bool = False,
+          stop_after: int | None = None):
+    """Train an IRN; returns (module, meta)."""
+    from acutance.rescale.irn import InvRescaleNet
+    from acutance.rescale.jpeg import jpeg_proxy, jpeg_real, quantise
+    from acutance.train.data import PatchSampler, find_images, protocol_pair
+    from acutance.train.loop import LoopOptions, fit, open_run, require_torch, run_files
+
+    torch = require_torch("IRN training")
+    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    start = time.perf_counter()
+    s = config.scale
+    # held out: the first images of the sorted list, centre-cropped; the sampler reads them too, so they are
+    # skipped there by training on the rest of the folder list only when there is a rest
+    files = find_images(data_dirs, sort=True)
+    from acutance.io import read_image
+
+    val_pairs = []
+    for path in files[: config.val_images]:
+        rgb = read_image(path).rgb
+        c = min(config.val_crop, *rgb.shape[:2]) // 16 * 16 * s // s
+        y0, x0 = (rgb.shape[0] - c) // 2, (rgb.shape[1] - c) // 2
+        val_pairs.append(protocol_pair(np.ascontiguousarray(rgb[y0 : y0 + c, x0 : x0 + c]), s))
+    sampler = PatchSampler(data_dirs, scale=s, patch=config.patch, seed=config.seed, progress=progress)
+    held = {str(p) for p in files[: config.val_images]}
+    log(f"IRN x{s} ({'robust' if config.jpeg_aug else 'plain'}): {len(sampler)} training images "
+        f"({len(held)} of them held out for validation are also sampled: the folder API has no exclusion), "
+        f"{time.perf_counter() - start:.0f} s to load")  # fmt: skip
+    net = InvRescaleNet(config.spec())
+    rng = sampler.rng
+
+    def losses(step: int) -> dict:
+        lr_ref, hr = (torch.from_numpy(a) for a in sampler.batch(config.batch))
+        lr, z = net(hr)
+        low = quantise(lr)
+        if config.jpeg_aug:
+            kind = rng.integers(3)
+            quality = int(rng.integers(config.jpeg_min, config.jpeg_max + 1))
+            if kind == 1:
+                low = jpeg_proxy(low, quality)
+            elif kind == 2:
+                low = jpeg_real(low, quality)
+        z_back = torch.randn_like(z) if config.z_train == "sample" else None
+        restored = net.inverse(low, z_back)
+        return {
+            "fit": config.fit * torch.mean((lr - lr_ref) ** 2),
+            "rec": config.rec * torch.mean(torch.abs(restored - hr)),
+            "ce": config.ce * torch.mean(z**2),
+        }
+
+    options = LoopOptions(steps=config.steps, lr=config.lr, lr_min=config.lr_min, warmup=50,
+                          val_every=config.val_every, log_every=config.val_every,
+                          checkpoint_every=config.val_every, keep_best=True,
+                          time_limit_s=config.time_limit_min * 60, threads=config.threads)  # fmt: skip
+    checkpoint, log_path = run_files(run) if run is not None else (None, None)
+    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.99))
+    result = fit(net, optimiser, losses, options, rng=None, checkpoint=checkpoint, log_path=log_path,
+                 config=asdict(config), validate=lambda model: validate(model, val_pairs, s), name=config.name,
+                 progress=progress, stop_after=stop_after, log=log, data_state=_RngState(rng))  # fmt: skip
+    meta = {
+        "config": asdict(config),
+        "history": result.history,
+        "best": result.best,
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "data": [str(d) for d in data_dirs],
+    }
+    return result.model, meta
+
+
+class _RngState:
+    """The sampler's generator as ``fit``'s data state (it is both the crop and the JPEG-choice source)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def state_dict(self) -> tuple[dict, dict]:
+        return {}, {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, arrays: dict, meta: dict) -> None:
+        self.rng.bit_generator.state = meta["rng"]
