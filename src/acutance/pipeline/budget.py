@@ -22,7 +22,8 @@ from acutance.limits import LimitError
 # (bytes per input pixel, bytes per output pixel) of one model call, by family (the loader's module).
 # Measured peaks on 512x512 (bytes per input pixel): bicubic x2 82, x4 258, x8 900, x0.5 13; lerf x2 146,
 # x4 427, x8 1594, x0.5 74; usm 25, cas 12, cas-x2 106, anime4k-x2 122; raisr-x2 252 (back-projection),
-# x3 390, x4 674, raisr-fast-x2 149, BLADE 57; lut-x2 125, x3 251, x4 423; esr-max-c4-k5 254, -c8-k7 386.
+# x3 390, x4 674, raisr-fast-x2 149, BLADE 57; lut-x2 125, x3 251, x4 423; esr-max-c4-k5 254, -c8-k7 386,
+# esr-tr-c4-k7 522, esr-cnn-c4-d4-s8 490.
 # Each factor pair is rounded up over its family. Deep nets: see ``_deep_bytes``.
 FAMILY_BYTES: dict[str, tuple[float, float]] = {
     "acutance.models.interpolation": (24, 16),
@@ -30,7 +31,7 @@ FAMILY_BYTES: dict[str, tuple[float, float]] = {
     "acutance.raisr": (80, 44),
     "acutance.lut.runtime": (24, 28),
     "acutance.lut.lerf": (80, 26),
-    "acutance.edgesr": (16, 100),
+    "acutance.edgesr": (32, 140),
     "acutance.watermark": (40, 0),  # embedding: measured 32 bytes per pixel (luma, mask, pattern, change)
 }
 UNKNOWN_FAMILY_BYTES = (12288.0, 3072.0)  # as a 64-feature RRDB net: nothing is known, assume the worst
