@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export",
         help="convert a deep-model checkpoint to ONNX",
         description=(
-            "Read MODEL_FILE safely (safetensors, or a weights-only torch checkpoint: pickled code is refused), "
+            "Read MODEL_FILE safely (safetensors, or a torch checkpoint: pickled code is never run, a whole-module "
+            "pickle is read by a restricted unpickler that only takes its tensors), "
             "detect its architecture (RRDBNet / ESRGAN, SRVGGNetCompact, SwinIR) and hyper-parameters, and write "
             "an ONNX file that runs without torch ('acutance upscale IN --model OUT.onnx'). The ONNX output is "
             "checked against torch on a random input. Needs the 'train' extra (torch, onnx)."

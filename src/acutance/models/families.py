@@ -45,6 +45,7 @@ FAMILIES: dict[str, Family] = {
     "hashed": Family("acutance.raisr.runtime", "acutance-hashed-filters-1", (".npz",), "hashed filters"),
     "lut": Family("acutance.lut.runtime", "acutance-lut-1", (".npz",), "LUT SR tables"),
     "lerf": Family("acutance.lut.lerf", "acutance-lerf-1", (".npz",), "LeRF resampler"),
+    "splut": Family("acutance.lut.splut", "acutance-splut-1", (".npz",), "SPLUT tables"),
     "edgesr": Family("acutance.edgesr.runtime", "acutance-edgesr-1", (".npz",), "edge-SR network"),
     "face-quality": Family("acutance.faces.quality", "acutance-face-quality", (".npz",), "face-quality regressor"),
     "niqe": Family("acutance.metrics.niqe", "acutance-niqe-1", (".npz",), "NIQE pristine model"),
