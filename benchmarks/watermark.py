@@ -352,9 +352,10 @@ def gallery(dataset, path) -> None:
     for _, rgb in dataset[:2]:
         marked = embed(rgb, PAYLOAD, KEY)
         difference = np.clip((marked - rgb) * 20 + 0.5, 0, 1)  # amplified 20x around grey
-        rows.append(np.concatenate([rgb, marked, difference], axis=1))
-    width = min(row.shape[1] for row in rows)
-    write_image(path, np.concatenate([row[:, :width] for row in rows], axis=0), overwrite=True)
+        h, w = rgb.shape[:2]
+        y0, x0 = (h - 320) // 2, (w - 320) // 2  # a central 320x320 crop at full resolution
+        rows.append(np.concatenate([a[y0 : y0 + 320, x0 : x0 + 320] for a in (rgb, marked, difference)], axis=1))
+    write_image(path, np.concatenate(rows, axis=0), overwrite=True)
 
 
 def markdown(result: dict) -> str:
