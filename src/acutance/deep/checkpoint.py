@@ -178,7 +178,7 @@ def build(description: ArchDescription):
         raise ModelError(f"{description.arch} is recognised but acutance cannot run it")
     try:
         return detector.build(dict(description.hyper_parameters))
-    except (TypeError, ValueError, OverflowError, RuntimeError) as error:
+    except (TypeError, ValueError, ArithmeticError, RuntimeError) as error:
         reason = " ".join(str(error).split())[:200]  # torch's messages run over several lines
         raise ModelError(f"cannot build {description.arch} with {description.hyper_parameters}: {reason}") from None
 
@@ -207,7 +207,7 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
             return _load_checkpoint(path)
     except ModelError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, NotImplementedError,
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, NotImplementedError,
             RuntimeError, EOFError, OSError, zipfile.BadZipFile, struct.error) as error:
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         if any(word in text for word in ("weights_only", "allow_pickle", "pickle")):
