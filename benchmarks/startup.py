@@ -110,6 +110,7 @@ def main() -> None:
         "models": rows,
         "load_average_1min": [round(load_before[0], 2), round(load_after[0], 2)],
         "command": "python benchmarks/startup.py " + " ".join(sys.argv[1:]),
+        "checkout": str(common.ROOT),  # e.g. a fresh clone after `make demo`
     }
     path = common.write_result("startup", payload)
     lines = [
@@ -136,7 +137,7 @@ def main() -> None:
         keys = ("empty_cache", "warm_cache", "tree_cache") if tree else ("empty_cache", "warm_cache")
         cells = [f"{row[k]['median_s']:.2f} / {row[k]['best_s']:.2f}, {row[k]['cpu_median_s']:.2f}" for k in keys]
         lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
-    lines += ["", f"Written by `{payload['command'].strip()}`."]
+    lines += ["", f"Written by `{payload['command'].strip()}` in {common.ROOT}."]
     path.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(json.dumps({"written": str(path)}))
