@@ -60,6 +60,7 @@ def _run(args: argparse.Namespace, name: str, task: str) -> int:
     from acutance.models.registry import load_model
 
     check_output_arguments(args)
+    args.model = name  # the model actually run (--model, or the one --sigma / --jpeg-quality chose)
     model = load_model(name)
     if model.info.task != task:
         raise OptionError(f"--model {name} is a {model.info.task} model, not a {task} model")
