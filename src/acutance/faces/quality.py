@@ -197,7 +197,7 @@ def load_quality_model(path: str | Path) -> QualityModel:
     if meta.get("version") != FORMAT_VERSION:
         raise ModelError(f"{name}: 'meta' must say format {FORMAT!r} version {FORMAT_VERSION}")
     features = meta.get("features")
-    unknown = [f for f in features or () if f not in FEATURE_NAMES]
+    unknown = [f for f in features if f not in FEATURE_NAMES] if isinstance(features, list) else []
     if not isinstance(features, list) or not features or unknown or len(set(features)) != len(features):
         raise ModelError(f"{name}: 'features' must list distinct names of this version's features "
                          f"(unknown: {unknown[:5]})")

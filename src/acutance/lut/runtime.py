@@ -170,12 +170,13 @@ def load_model_file(path: str | Path) -> LutModel:
         if arrays:
             raise ModelError(f"unexpected entries {', '.join(sorted(arrays))}")
         model = LutModel(stages=stages, input=meta["input"], padding=meta["padding"], meta=meta)
+        declared = meta.get("scale", model.scale)
+        if type(declared) is not int or declared != model.scale:
+            raise ModelError(f"stages upscale x{model.scale}, meta says x{declared!r:.20}")
     except ModelError as error:
         raise ModelError(f"{name}: {error}") from None
-    except (KeyError, ValueError, TypeError) as error:
+    except (KeyError, ValueError, TypeError, OverflowError) as error:
         raise ModelError(f"{name}: invalid LUT model description: {error!r}") from None
-    if model.scale != int(meta.get("scale", model.scale)):
-        raise ModelError(f"{name}: stages upscale x{model.scale}, meta says x{meta['scale']}")
     return model
 
 

@@ -232,7 +232,10 @@ def read_model(path: str | os.PathLike) -> NiqeModel:
     if mean.shape != (dims,) or cov.shape != (dims, dims) or not (np.isfinite(mean).all() and np.isfinite(cov).all()):
         raise ModelError(f"{path}: expected a finite mean ({dims},) and covariance ({dims}, {dims}), "
                          f"got {mean.shape} and {cov.shape}")  # fmt: skip
-    return NiqeModel(mean=mean, cov=cov, patch_size=int(meta.get("patch_size", PATCH_SIZE)), meta=meta)
+    patch_size = meta.get("patch_size", PATCH_SIZE)
+    if type(patch_size) is not int or not 8 <= patch_size <= 1024:  # (a damaged file; found by benchmarks/fuzz.py)
+        raise ModelError(f"{path}: 'patch_size' must be a whole number of pixels, got {patch_size!r:.40}")
+    return NiqeModel(mean=mean, cov=cov, patch_size=patch_size, meta=meta)
 
 
 @lru_cache(maxsize=1)
