@@ -287,3 +287,17 @@ class _Evil:
 
     def __reduce__(self):
         return (os.system, ("echo pwned",))
+
+
+@pytest.mark.parametrize("name, edit", [("lut-x2", {"scale": float("inf")}), ("lut-x2", {"scale": {"x": 1}}),
+                                        ("niqe-pristine", {"patch_size": [96]}), ("face-quality", {"features": 7})])
+def test_meta_values_of_the_wrong_type(tmp_path, name, edit):
+    """Before: OverflowError / TypeError outside the loaders' checks (found by the fuzzer)."""
+    import json
+
+    members = fuzz._npz_members(fuzz._small_npz(fuzz.WEIGHTS / f"{name}.npz", shrink=True))
+    meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]))))
+    members["meta.npy"] = fuzz._npy_bytes(np.array(json.dumps(meta | edit)))
+    path = tmp_path / "m.npz"
+    path.write_bytes(fuzz._rezip(members))
+    _load_error(path)
