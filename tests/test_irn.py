@@ -213,3 +213,24 @@ def test_registered_irn_model_restores_its_own_lr_only(tmp_path):
         warnings.simplefilter("ignore")
         out = load_model("irn-x2")(lr, 2)
     assert lr.shape == (32, 32, 3) and out.shape == rgb.shape
+
+
+def test_train_irn_command_writes_the_pair(tmp_path, capsys, torch_one_thread):
+    import json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        _write(data / f"{i}.png", smooth_test_image(48, 64, seed=i))
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"blocks": 1, "features": 4, "batch": 2, "patch": 16, "val_images": 1,
+                                  "val_crop": 32, "val_every": 2}))  # fmt: skip
+    out = tmp_path / "irn-mine.onnx"
+    argv = ["train", "irn", "--scale", "2", "--steps", "2", "--config", config, "--data", data, "-o", out, "--no-progress"]
+    assert _cli(argv) == 0
+    assert out.is_file() and (tmp_path / "irn-mine.down.onnx").is_file()
+    assert "wrote" in capsys.readouterr().out
+    src = _write(tmp_path / "in.png", smooth_test_image(32, 32))
+    assert _cli(["downscale", src, "-o", tmp_path / "lr.png", "--model", out]) == 0
+    assert _cli(["upscale", tmp_path / "lr.png", "-o", tmp_path / "hr.png", "--model", out]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -344,8 +344,9 @@ def _run_irn(args: argparse.Namespace) -> int:
     from acutance.rescale.export import export_pair
 
     name = args.output.name.removesuffix(".onnx")
-    up, down = export_pair(net, args.output, name, f"IRN x{net.spec.scale} from {', '.join(map(str, args.data))}",
-                           {"best": meta["best"]}, overwrite=args.overwrite)  # fmt: skip
+    variant = "robust: trained with JPEG on the LR" if meta["config"]["jpeg_aug"] else "plain"
+    up, down = export_pair(net, args.output, name, f"IRN x{net.spec.scale} ({variant}), from acutance train irn",
+                           {"best": meta["best"], "train_seconds": meta["train_seconds"]}, overwrite=args.overwrite)  # fmt: skip
     print(f"wrote {up} and {down} (held-out {meta['best']})")
     return 0
 
