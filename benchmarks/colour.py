@@ -17,7 +17,7 @@ warm-up, wall and process CPU; the encoder (both tables, incl. the thumbnail of 
 the baselines and a 33^3 LUT (tetrahedral) on the same image.
 
 Writes benchmarks/results/colour.json and colour.md.
-Usage: python benchmarks/colour.py [--sets Kodak24,BSD100] [--limit N] [--skip-speed]
+Usage: python benchmarks/colour.py [--sets Kodak24,BSD100] [--limit N] [--skip-speed] [--weights FILE]
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ from pathlib import Path
 
 import common
 import numpy as np
+
+# This script is named like colour-science's package: take its own folder off the path, or 'import colour'
+# would import this file again.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 SETS = {"Kodak24": ("restore", "Kodak24"), "BSD100": ("sr", "BSD100")}
 
@@ -145,11 +149,14 @@ def score(out, gt) -> dict:
             "psnr": psnr(gt, quantise(out))}  # fmt: skip
 
 
+WEIGHTS = None  # --weights: a DNCM model file (default: the shipped one)
+
+
 def methods():
     from acutance.colour.dncm import load_encoder, style_transfer
     from acutance.colour.transfer import histogram_match, reinhard
 
-    encoder = load_encoder()
+    encoder = load_encoder(WEIGHTS)
     return {
         "dncm (ours)": lambda rgb, ref: style_transfer(rgb, ref, 1.0, encoder),
         "reinhard (Lab)": reinhard,
@@ -183,7 +190,7 @@ def run_set(name: str, folder: Path, cubes, limit: int) -> dict:
 
 def exported_lut_check(folder: Path, cubes, count: int = 6) -> dict:
     from acutance.colour.cube import apply_lut, read_cube
-    from acutance.colour.dncm import compute_mapping
+    from acutance.colour.dncm import compute_mapping, load_encoder
     from acutance.io import list_images, read_image
 
     paths, _ = list_images(folder)
@@ -192,11 +199,38 @@ def exported_lut_check(folder: Path, cubes, count: int = 6) -> dict:
     with tempfile.TemporaryDirectory() as temp:
         for i in range(count):
             ref = quantise(apply_lut(images[i + 1], cubes[i % len(cubes)]))
-            mapping = compute_mapping(images[i], ref)
+            mapping = compute_mapping(images[i], ref, load_encoder(WEIGHTS))
             path = mapping.to_cube(Path(temp) / f"{i}.cube", 33)
             via_lut = apply_lut(images[i], read_cube(path), "tetrahedral")
             errors.append(float(delta_e(quantise(via_lut), quantise(mapping.apply(images[i]))).mean()))
     return {"images": count, "size": 33, "de_mean": round(float(np.mean(errors)), 4), "de_max_image": round(max(errors), 4)}
+
+
+def gallery(folder: Path, cubes, out: Path, index: int = 4, width: int = 320) -> Path:
+    """docs/colour_gallery.png: input, reference, ground truth, ours, Reinhard, histogram matching (labelled)."""
+    import cv2
+
+    from acutance.colour.cube import apply_lut
+    from acutance.io import list_images, read_image
+
+    paths, _ = list_images(folder)
+    image, other = (quantise(read_image(paths[i]).rgb) for i in (index, index + 1))
+    cube = cubes[index % len(cubes)]
+    ref, gt = quantise(apply_lut(other, cube)), quantise(apply_lut(image, cube))
+    fns = methods()
+    tiles = [("input", image), ("reference", ref), ("ground truth", gt)]
+    tiles += [(name, fns[name](image, ref)) for name in ("dncm (ours)", "reinhard (Lab)", "histogram matching")]
+    row = []
+    for label, tile in tiles:
+        h, w = tile.shape[:2]
+        small = cv2.resize(tile, (width, round(h * width / w)), interpolation=cv2.INTER_AREA)
+        small = np.round(np.clip(small, 0, 1) * 255).astype(np.uint8).copy()
+        cv2.putText(small, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(small, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+        row.append(small)
+    grid = np.concatenate([np.concatenate(row[:3], 1), np.concatenate(row[3:], 1)], 0)
+    cv2.imwrite(str(out), grid[..., ::-1])
+    return out
 
 
 def timed(fn, repeats: int = 5) -> dict:
@@ -221,7 +255,7 @@ def speed(cubes) -> dict:
     small = rng.random((270, 480, 3)).astype(np.float32)
     frame = np.clip(cv2.resize(small, (3840, 2160), interpolation=cv2.INTER_CUBIC), 0, 1)
     ref = np.clip(cv2.resize(rng.random((270, 480, 3)).astype(np.float32), (1920, 1080)), 0, 1)
-    encoder = load_encoder()
+    encoder = load_encoder(WEIGHTS)
     mapping = compute_mapping(frame, ref, encoder)
     return {
         "size": "3840x2160",
@@ -261,7 +295,10 @@ def main() -> None:
     parser.add_argument("--sets", default="Kodak24,BSD100")
     parser.add_argument("--limit", type=int, default=0, help="images per set (0: all)")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--weights", help="a DNCM model file (default: the shipped weights/dncm.npz)")
     args = parser.parse_args()
+    global WEIGHTS
+    WEIGHTS = args.weights
     warnings.simplefilter("ignore")  # colour-science's notice about its optional plotting dependency
     data = common.require_shared_data()
     result: dict = {"quality": {}}
@@ -270,6 +307,7 @@ def main() -> None:
         for name in args.sets.split(","):
             result["quality"][name] = run_set(name, data.joinpath(*SETS[name]), cubes, args.limit)
         result["exported_lut"] = exported_lut_check(data.joinpath(*SETS["Kodak24"]), cubes)
+        gallery(data.joinpath(*SETS["Kodak24"]), cubes, common.ROOT / "docs" / "colour_gallery.png")
         if not args.skip_speed:
             result["speed"] = speed(cubes)
     path = common.write_result("colour", result)

@@ -165,7 +165,7 @@ def test_trainer_resumes_to_the_same_weights(tmp_path, torch_one_thread):
     data.mkdir()
     for i in range(6):
         Image.fromarray(np.round(smooth_test_image(40, 48, seed=i) * 255).astype(np.uint8)).save(data / f"{i}.png")
-    config = DncmConfig(steps=4, batch=2, pixels=64, hidden=8, hidden_layers=1, val_images=2, val_every=2)
+    config = DncmConfig(steps=4, batch=2, pixels=64, hidden=8, hidden_layers=1, val_images=2, val_every=2, cross=1.0)
     whole, _ = train(config, [data], log=None, run=tmp_path / "a")
     train(config, [data], log=None, run=tmp_path / "b", stop_after=2)
     resumed, meta = train(config, [data], log=None, run=tmp_path / "b")
