@@ -197,12 +197,15 @@ def load_quality_model(path: str | Path) -> QualityModel:
     if meta.get("version") != FORMAT_VERSION:
         raise ModelError(f"{name}: 'meta' must say format {FORMAT!r} version {FORMAT_VERSION}")
     features = meta.get("features")
-    unknown = [f for f in features if f not in FEATURE_NAMES] if isinstance(features, list) else []
-    if not isinstance(features, list) or not features or unknown or len(set(features)) != len(features):
+    listed = isinstance(features, list) and all(isinstance(f, str) for f in features)
+    unknown = [f for f in features if f not in FEATURE_NAMES] if listed else []
+    if not listed or not features or unknown or len(set(features)) != len(features):
         raise ModelError(f"{name}: 'features' must list distinct names of this version's features "
                          f"(unknown: {unknown[:5]})")
     if set(arrays) != _ARRAYS:
         raise ModelError(f"{name}: arrays {sorted(arrays)} differ from the expected {sorted(_ARRAYS)}")
+    if arrays["w1"].ndim != 2:
+        raise ModelError(f"{name}: w1 has shape {arrays['w1'].shape}, expected (features, hidden)")
     n, hidden = len(features), arrays["w1"].shape[-1]
     shapes = {"feature_mean": (n,), "feature_std": (n,), "w1": (n, hidden), "b1": (hidden,), "w2": (hidden, 1),
               "b2": (1,), "label_mean": (), "label_std": ()}
