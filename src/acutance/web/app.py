@@ -17,6 +17,7 @@ import io
 import ipaddress
 import json
 import math
+import threading
 import warnings
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -27,11 +28,13 @@ from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from acutance import limits
 from acutance.errors import AcutanceError
 from acutance.web.jobs import (
+    EXTENSIONS,
     LOCAL_HOSTS,
     MEDIA_TYPES,
     Job,
@@ -417,6 +420,89 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             raise HTTPException(404, f"no job {job_id!r}")
         return Response(status_code=204)
 
+    # Watermarking: synchronous (a 12 MP image takes well under a second), at most `jobs` at a time, the
+    # same upload and pixel limits as jobs, and its working memory checked before decoding.
+    marking = threading.BoundedSemaphore(settings.jobs)
+
+    async def _watermark_input(image: UploadFile, key: str, what: str) -> bytes:
+        if not key:
+            raise HTTPException(400, "key: give the watermark's secret key")
+        size = _declared_size(image, settings)
+        with limits.using(settings.limits):
+            data = await _read_upload(image, settings)
+            width, height, _ = _check_header(data, image.filename or "upload")
+            _check(limits.check_memory, width * height * WATERMARK_BYTES + size, f"{what} on {width}x{height}")
+        return data
+
+    def _watermark_run(fn):
+        if not marking.acquire(blocking=False):
+            raise HTTPException(503, "all workers are busy; try again", headers={"Retry-After": "2"})
+        try:
+            with limits.using(settings.limits):
+                return fn()
+        except AcutanceError as error:
+            raise HTTPException(400, str(error)) from None
+        finally:
+            marking.release()
+
+    @app.post(
+        "/api/watermark/embed",
+        response_class=Response,
+        responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, 400: {}, 403: {}, 413: {}, 415: {}, 503: {}},
+    )
+    async def watermark_embed(
+        image: UploadFile = File(description="the image to mark"),
+        key: str = Form(description="the secret key"),
+        text: str = Form(description="the payload as text (UTF-8, up to 24 bytes)"),
+        strength: float = Form(1.0, description="1: the default (Y-PSNR about 40 dB)"),
+    ) -> Response:
+        """The image marked invisibly with ``text`` under ``key``, in its own format and bit depth."""
+        from acutance.watermark.payload import profile_for
+
+        if not (math.isfinite(strength) and 0 < strength <= 10):
+            raise HTTPException(400, f"strength must be in (0, 10], got {strength!r}")
+        try:
+            profile_for(text.encode("utf-8"))
+        except AcutanceError as error:
+            raise HTTPException(400, str(error)) from None
+        data = await _watermark_input(image, key, "watermarking")
+
+        def mark() -> tuple[bytes, str]:
+            from acutance.io import decode_image, encode_image
+            from acutance.watermark import embed
+
+            source = decode_image(data, image.filename or "upload")
+            marked = source.replace(embed(source.rgb, text, key, strength), source.alpha)
+            return encode_image(marked, source.meta.format), source.meta.format
+
+        encoded, file_format = await run_in_threadpool(_watermark_run, mark)
+        stem = (image.filename or "image").rsplit(".", 1)[0]
+        name = f"{stem}_wm{EXTENSIONS.get(file_format, '.png')}"
+        return Response(encoded, media_type=MEDIA_TYPES.get(file_format, "application/octet-stream"),
+                        headers={"Content-Disposition": f'attachment; filename="{_ascii_name(name)}"'})  # fmt: skip
+
+    @app.post("/api/watermark/detect", responses={400: {}, 403: {}, 413: {}, 415: {}, 503: {}})
+    async def watermark_detect(
+        image: UploadFile = File(description="the image to read"),
+        key: str = Form(description="the secret key"),
+    ) -> dict:
+        """Whether the image holds a mark of ``key``, its payload, and the p-value of "no watermark"."""
+        data = await _watermark_input(image, key, "watermark detection")
+
+        def read() -> dict:
+            from acutance.io import decode_image
+            from acutance.watermark import detect
+
+            found = detect(decode_image(data, image.filename or "upload").rgb, key)
+            return {
+                "found": found.found, "text": found.text,
+                "payload_hex": found.payload.hex() if found.payload is not None else None,
+                "p_value": found.p_value, "confidence": found.confidence,
+                "scale": round(found.scale, 4), "rotation": round(found.angle, 3),
+            }  # fmt: skip
+
+        return await run_in_threadpool(_watermark_run, read)
+
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
 
@@ -431,6 +517,11 @@ class _Described:
 def _field_name(location) -> str:
     parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "request"
+
+
+# Watermarking's working memory per pixel: the decoded float32 RGB and alpha (16), the embedding (measured
+# 32), the encoder's conversion (40), with a margin.
+WATERMARK_BYTES = 100
 
 
 def _check(check, *args, **options):

@@ -53,6 +53,7 @@ function setFile(file) {
   name.textContent = file.name;
   $("drop-text").append(name, document.createElement("br"), `${fmtBytes(file.size)} · click or drop to change`);
   $("run").disabled = false;
+  $("wm-embed").disabled = $("wm-detect").disabled = false;
   setStatus("Ready: choose a model and press Enhance.");
 }
 
@@ -181,6 +182,42 @@ function facts(dl, rows) {
   }
 }
 
+// ---------------------------------------------------------------------------------------- watermark
+
+function wmStatus(text, kind = "") {
+  $("wm-status").textContent = text;
+  $("wm-status").className = `status ${kind}`;
+}
+
+async function watermark(action) {
+  if (!state.file) return;
+  const form = new FormData();
+  form.append("image", state.file);
+  form.append("key", $("wm-key").value);
+  if (action === "embed") form.append("text", $("wm-text").value);
+  wmStatus(action === "embed" ? "Marking…" : "Reading…");
+  try {
+    const response = await fetch(`/api/watermark/${action}`, { method: "POST", body: form });
+    if (!response.ok) throw new Error(detail(await response.json().catch(() => ({})), response));
+    if (action === "detect") {
+      const r = await response.json();
+      wmStatus(r.found ? `Watermark found: “${r.text ?? r.payload_hex}” (p-value ${r.p_value.toExponential(1)})`
+                       : "No watermark for this key.", r.found ? "ok" : "");
+      return;
+    }
+    const blob = await response.blob();
+    const name = (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/)?.[1] || "marked.png";
+    const link = $("wm-download");
+    if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    link.hidden = false;
+    wmStatus(`Marked: ${name}`, "ok");
+  } catch (error) {
+    wmStatus(error.message, "error");
+  }
+}
+
 // ------------------------------------------------------------------- comparison: one view, two images
 
 function apply() {
@@ -256,6 +293,8 @@ function setupViewer() {
 $("model").addEventListener("change", modelChanged);
 $("strength").addEventListener("input", (e) => ($("strength-value").textContent = `${e.target.value}%`));
 $("run").addEventListener("click", run);
+$("wm-embed").addEventListener("click", () => watermark("embed"));
+$("wm-detect").addEventListener("click", () => watermark("detect"));
 setupDrop();
 setupViewer();
 loadModels().catch((error) => setStatus(`Cannot load the models: ${error.message}`, "error"));
