@@ -274,6 +274,7 @@ MAX_SCALE = 8
 MAX_TAPS = 31  # filter size k and hash window
 MAX_ANGLES = 256
 MAX_THRESHOLDS = 64
+MAX_STRENGTH = 1e3
 
 
 def _check_ranges(index: int, entry: dict, params: HashParams) -> None:
@@ -282,6 +283,9 @@ def _check_ranges(index: int, entry: dict, params: HashParams) -> None:
         raise ModelError(f"layer {index}: filter size {k} / hash window {params.window} is outside 1..{MAX_TAPS}")
     if params.n_angle > MAX_ANGLES or not 1 <= params.scale <= MAX_SCALE:
         raise ModelError(f"layer {index}: {params.n_angle} angles / period {params.scale} is out of range")
-    thresholds = params.strength_thresholds + params.coherence_thresholds
-    if len(thresholds) > 2 * MAX_THRESHOLDS or not all(np.isfinite(thresholds)) or not np.isfinite(params.sigma):
-        raise ModelError(f"layer {index}: hash thresholds and sigma must be finite (at most {MAX_THRESHOLDS} each)")
+    strength, coherence = params.strength_thresholds, params.coherence_thresholds
+    if (len(strength) > MAX_THRESHOLDS or len(coherence) > MAX_THRESHOLDS or not np.isfinite(params.sigma)
+            or not all(0 <= t <= MAX_STRENGTH for t in strength) or not all(0 <= t <= 1 for t in coherence)):
+        # (coherence lies in [0, 1]; a strength past 1e3 on [0, 1] images overflows float32 when squared)
+        raise ModelError(f"layer {index}: hash thresholds must be strengths in 0..{MAX_STRENGTH:g} and coherences "
+                         f"in 0..1, at most {MAX_THRESHOLDS} each, and sigma finite")
