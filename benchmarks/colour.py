@@ -2,8 +2,8 @@
 
 Ground truth. A held-out family of eight looks (``LOOKS`` below: Lab split-toning, bleach bypass, fades,
 sigmoid contrast, cross-processing, sepia, matte, vivid; parametric forms that the training perturbations of
-``acutance.colour.perturb`` never draw) is sampled into 33^3 tables, written as ``.cube`` files and applied
-through ``acutance.colour.cube`` (tetrahedral). For image i of a set, the look L = LOOKS[i % 8] is applied to
+``acutance.grading.perturb`` never draw) is sampled into 33^3 tables, written as ``.cube`` files and applied
+through ``acutance.grading.cube`` (tetrahedral). For image i of a set, the look L = LOOKS[i % 8] is applied to
 image i+1 to make the reference; the task is to give image i (untouched) the reference's look; the ground
 truth is L(image i). Images at 8-bit levels. Scores: CIEDE2000 (colour-science's ``delta_E``, sRGB -> Lab D65)
 per image: the mean and the 95th percentile over its pixels, averaged over the images; RGB PSNR (0-255).
@@ -113,7 +113,7 @@ LOOKS = (teal_orange, bleach_bypass, warm_fade, cool_contrast, cross_process, se
 
 def look_cubes(folder: Path, size: int = 33) -> list:
     """Each look sampled on a size^3 grid, written as a .cube and read back (the file path users take)."""
-    from acutance.colour.cube import read_cube, write_cube
+    from acutance.grading.cube import read_cube, write_cube
 
     grid = np.linspace(0.0, 1.0, size, dtype=np.float32)
     r, g, b = np.meshgrid(grid, grid, grid, indexing="ij")
@@ -153,8 +153,8 @@ WEIGHTS = None  # --weights: a DNCM model file (default: the shipped one)
 
 
 def methods():
-    from acutance.colour.dncm import load_encoder, style_transfer
-    from acutance.colour.transfer import histogram_match, reinhard
+    from acutance.grading.dncm import load_encoder, style_transfer
+    from acutance.grading.transfer import histogram_match, reinhard
 
     encoder = load_encoder(WEIGHTS)
     return {
@@ -168,7 +168,7 @@ def methods():
 def run_set(name: str, folder: Path, cubes, limit: int) -> dict:
     from tqdm import tqdm
 
-    from acutance.colour.cube import apply_lut
+    from acutance.grading.cube import apply_lut
     from acutance.io import list_images, read_image
 
     paths, _ = list_images(folder)
@@ -189,8 +189,8 @@ def run_set(name: str, folder: Path, cubes, limit: int) -> dict:
 
 
 def exported_lut_check(folder: Path, cubes, count: int = 6) -> dict:
-    from acutance.colour.cube import apply_lut, read_cube
-    from acutance.colour.dncm import compute_mapping, load_encoder
+    from acutance.grading.cube import apply_lut, read_cube
+    from acutance.grading.dncm import compute_mapping, load_encoder
     from acutance.io import list_images, read_image
 
     paths, _ = list_images(folder)
@@ -210,7 +210,7 @@ def gallery(folder: Path, cubes, out: Path, index: int = 4, width: int = 320) ->
     """docs/colour_gallery.png: input, reference, ground truth, ours, Reinhard, histogram matching (labelled)."""
     import cv2
 
-    from acutance.colour.cube import apply_lut
+    from acutance.grading.cube import apply_lut
     from acutance.io import list_images, read_image
 
     paths, _ = list_images(folder)
@@ -247,9 +247,9 @@ def timed(fn, repeats: int = 5) -> dict:
 def speed(cubes) -> dict:
     import cv2
 
-    from acutance.colour.cube import apply_lut
-    from acutance.colour.dncm import compute_mapping, load_encoder
-    from acutance.colour.transfer import histogram_match, reinhard
+    from acutance.grading.cube import apply_lut
+    from acutance.grading.dncm import compute_mapping, load_encoder
+    from acutance.grading.transfer import histogram_match, reinhard
 
     rng = np.random.default_rng(0)
     small = rng.random((270, 480, 3)).astype(np.float32)

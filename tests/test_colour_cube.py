@@ -14,7 +14,7 @@ from conftest import smooth_test_image
 
 pytest.importorskip("colour")
 
-from acutance.colour.cube import LutError, apply_lut, read_cube, write_cube  # noqa: E402
+from acutance.grading.cube import LutError, apply_lut, read_cube, write_cube  # noqa: E402
 
 
 def look_table(size: int = 9, seed: int = 0) -> np.ndarray:

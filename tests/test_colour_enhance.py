@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import smooth_test_image
 
-from acutance.colour.enhance import auto_colour, saturation_boost
+from acutance.grading.enhance import auto_colour, saturation_boost
 
 
 def _saturation(rgb):

@@ -13,7 +13,7 @@ from conftest import smooth_test_image
 
 pytest.importorskip("colour")
 
-from acutance.colour import dncm  # noqa: E402
+from acutance.grading import dncm  # noqa: E402
 from acutance.errors import OptionError  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def test_strength_blends_and_is_checked():
 
 def test_runtime_kernel_equals_the_training_op():
     torch = pytest.importorskip("torch")
-    from acutance.colour.dncm_train import map_pixels
+    from acutance.grading.dncm_train import map_pixels
 
     image = smooth_test_image(12, 20)
     first, second = random_tables(2)
@@ -65,7 +65,7 @@ def test_exported_cube_matches_the_mapping(tmp_path):
     """Acceptance 2 on a random look: a 33^3 export through 'lut apply''s path is within mean dE2000 1.0."""
     import colour
 
-    from acutance.colour.cube import apply_lut, read_cube
+    from acutance.grading.cube import apply_lut, read_cube
 
     image = smooth_test_image(48, 64)
     mapping = dncm.ColourMapping(*random_tables(3, spread=0.02))  # a wiggly look, rougher than trained ones
@@ -104,7 +104,7 @@ def _main(argv):
 def test_style_cli_keeps_alpha_and_16_bit_and_exports_a_cube(tmp_path, encoder_file, capsys):
     import cv2
 
-    from acutance.colour.cube import read_cube
+    from acutance.grading.cube import read_cube
 
     image = smooth_test_image(24, 32)
     ref = np.clip(image[..., ::-1] * [1.1, 0.9, 0.8], 0, 1)
@@ -145,7 +145,7 @@ def test_shipped_model_moves_colours_towards_the_reference():
 
 
 def test_baselines():
-    from acutance.colour.transfer import histogram_match, reinhard
+    from acutance.grading.transfer import histogram_match, reinhard
 
     image = smooth_test_image(32, 32)
     ref = (smooth_test_image(32, 32, seed=4) * 0.8 + np.array([0.1, 0.05, 0.0])).astype(np.float32)  # in gamut
@@ -159,7 +159,7 @@ def test_baselines():
 
 def test_trainer_resumes_to_the_same_weights(tmp_path, torch_one_thread):
     pytest.importorskip("torch")
-    from acutance.colour.dncm_train import DncmConfig, train
+    from acutance.grading.dncm_train import DncmConfig, train
 
     data = tmp_path / "data"
     data.mkdir()

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from acutance.cli.lut_cmd import run_pixelwise
-    from acutance.colour.enhance import auto_colour, saturation_boost
+    from acutance.grading.enhance import auto_colour, saturation_boost
 
     probe = np.full((2, 2, 3), 0.5, dtype=np.float32)  # the options are checked before any image is read
     if args.color == "auto":

@@ -14,7 +14,7 @@ from acutance.cli.limit_options import add_limit_arguments
 from acutance.cli.upscale_cmd import add_output_arguments
 from acutance.errors import AcutanceError, ImageWriteError
 
-INTERPOLATIONS = ("tetrahedral", "trilinear")  # acutance.colour.cube.INTERPOLATIONS (not imported: startup)
+INTERPOLATIONS = ("tetrahedral", "trilinear")  # acutance.grading.cube.INTERPOLATIONS (not imported: startup)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from acutance.colour.cube import apply_lut, read_cube
+    from acutance.grading.cube import apply_lut, read_cube
 
     lut = read_cube(args.lut)  # before any image is read
     return run_pixelwise(args, args.lut.stem, lambda rgb: apply_lut(rgb, lut, args.interpolation))

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from acutance.cli.lut_cmd import run_pixelwise
-    from acutance.colour.dncm import ColourMapping, check_strength, compute_mapping, is_grayscale, load_encoder
+    from acutance.grading.dncm import ColourMapping, check_strength, compute_mapping, is_grayscale, load_encoder
     from acutance.io import check_writable_output, read_image
 
     check_strength(args.strength)

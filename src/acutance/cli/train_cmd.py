@@ -311,8 +311,8 @@ def _dncm_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_dncm(args: argparse.Namespace) -> int:
-    from acutance.colour.dncm import save_encoder
-    from acutance.colour.dncm_train import DncmConfig, train
+    from acutance.grading.dncm import save_encoder
+    from acutance.grading.dncm_train import DncmConfig, train
 
     _need_torch("dncm")
     run = _prepare(args)
@@ -448,7 +448,7 @@ _METHODS = {
             "Train the encoder of 'acutance style' self-supervised: two random colour looks of each image "
             "(curves, white balance, HSL, split-toning, film-like LUTs, channel mixing); one look's normalised "
             "image must be restyled into the other. Options from --config (fields of "
-            "acutance.colour.dncm_train.DncmConfig; see docs/colour.md). Resumable from the run folder."
+            "acutance.grading.dncm_train.DncmConfig; see docs/colour.md). Resumable from the run folder."
         ),
         _dncm_arguments,
         _run_dncm,

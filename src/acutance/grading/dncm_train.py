@@ -1,7 +1,7 @@
 """The DNCM recipe on ``acutance.train`` (torch, CPU, one thread): Neural Preset's self-supervised training.
 
 Data: thumbnails (longest side 64, as the encoder sees at run time) of the images under ``--data``; a few are
-held out. Each step takes ``batch`` images and two random looks of each (``acutance.colour.perturb``; with
+held out. Each step takes ``batch`` images and two random looks of each (``acutance.grading.perturb``; with
 probability ``plain`` a look is the image itself). With ``n_i``/``s_i`` the normalising/stylising tables the
 encoder predicts for look ``i``:
 
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from acutance.colour import dncm
-from acutance.colour.perturb import random_look
+from acutance.grading import dncm
+from acutance.grading.perturb import random_look
 from acutance.errors import OptionError
 from acutance.options import OptionsFile
 

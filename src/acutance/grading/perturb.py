@@ -72,7 +72,7 @@ def film_lut(rgb: np.ndarray, rng: np.random.Generator, strength: float = 1.0, s
 
 def trilinear(rgb: np.ndarray, table: np.ndarray) -> np.ndarray:
     """``table`` (n x n x n x 3, indexed [r, g, b]) looked up with trilinear interpolation, vectorised (for
-    thumbnails; full images go through ``acutance.colour.cube.apply_lut``)."""
+    thumbnails; full images go through ``acutance.grading.cube.apply_lut``)."""
     n = table.shape[0]
     x = np.clip(rgb, 0, 1).reshape(-1, 3) * (n - 1)
     low = np.minimum(x.astype(np.int64), n - 2)

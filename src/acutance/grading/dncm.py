@@ -205,7 +205,7 @@ class ColourMapping:
 
     def to_cube(self, path: str | Path, size: int = 33, strength: float = 1.0, title: str = "acutance style",
                 overwrite: bool = False) -> Path:
-        from acutance.colour.cube import write_cube
+        from acutance.grading.cube import write_cube
 
         return write_cube(path, self.lut_table(size, strength), title=title, overwrite=overwrite)
 
