@@ -9,11 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acutance.errors import AcutanceError, OptionError
-
-# Output suffix per --format, as in ``acutance upscale``.
-SUFFIXES = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif", "tiff": ".tif", "bmp": ".bmp"}
-FILE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-                ".bmp": "BMP"}  # fmt: skip
+from acutance.io.image import OPTION_SUFFIXES as SUFFIXES  # --format NAME -> the suffix written
+from acutance.io.image import SUFFIX_FORMATS as FILE_FORMATS
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from acutance.cli.limit_options import add_limit_arguments
 from acutance.errors import AcutanceError, ImageWriteError, OptionError
-
-FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif", "tiff": ".tif", "bmp": ".bmp"}
+from acutance.io.image import OPTION_SUFFIXES as FORMATS  # --format NAME -> the suffix written
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,6 +15,9 @@ from acutance.io.files import (
     list_images,
 )
 from acutance.io.image import (
+    FORMAT_SUFFIXES,
+    OPTION_SUFFIXES,
+    SUFFIX_FORMATS,
     Image,
     ImageMeta,
     ImageNotice,
@@ -27,6 +30,9 @@ from acutance.io.image import (
 )
 
 __all__ = [
+    "FORMAT_SUFFIXES",
+    "OPTION_SUFFIXES",
+    "SUFFIX_FORMATS",
     "IMAGE_EXTENSIONS",
     "Image",
     "ImageMeta",

@@ -59,8 +59,13 @@ __all__ = [
 PILImage.MAX_IMAGE_PIXELS = None
 
 FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
-_EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
-                      ".tiff": "TIFF", ".bmp": "BMP"}  # fmt: skip
+# The one table of file suffixes and formats: every reader, writer, CLI --format and the web server use it.
+SUFFIX_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+                  ".tiff": "TIFF", ".bmp": "BMP"}  # fmt: skip
+FORMAT_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}  # what we write
+# --format NAME -> the suffix written (png, jpg, jpeg, webp, tif, tiff, bmp)
+OPTION_SUFFIXES = {suffix[1:]: FORMAT_SUFFIXES[name] for suffix, name in SUFFIX_FORMATS.items()}
+_EXTENSION_FORMATS = SUFFIX_FORMATS
 _FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 _GRAY_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP"})

@@ -27,11 +27,12 @@ import numpy as np
 
 from acutance import limits
 from acutance.errors import AcutanceError
+from acutance.io.image import FORMAT_SUFFIXES
 from acutance.models.descriptor import Enhancer, ModelInfo
 
 BROWSER_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP"})  # shown as they are; TIFF gets a PNG preview
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
-EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+EXTENSIONS = FORMAT_SUFFIXES  # the result's suffix by format: acutance.io's one table
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 # Bytes per pixel of a job's stages beyond the model's run, from benchmarks/web_load.py's stage probe (peak
