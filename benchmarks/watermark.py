@@ -245,21 +245,9 @@ def _decode_all(path) -> tuple[list[np.ndarray], float]:
 
 
 def _encode(frames, fps, path, crf=12) -> None:
-    import fractions
+    from acutance.video.encode import write_clip
 
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.options = {"crf": str(crf), "preset": "medium"}
-        for rgb in frames:
-            frame = av.VideoFrame.from_ndarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), format="rgb24")
-            for packet in stream.encode(frame.reformat(format="yuv420p")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    write_clip(path, frames, fps, crf=crf)
 
 
 def _ffmpeg(source, target, *args) -> None:

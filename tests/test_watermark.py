@@ -116,20 +116,9 @@ def test_codes_correct_their_stated_errors_and_check_the_crc():
 
 
 def _clip(path, frames, fps=12, crf=12):
-    import av
+    from acutance.video.encode import write_clip
 
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.options = {"crf": str(crf), "preset": "ultrafast"}
-        for rgb in frames:
-            frame = av.VideoFrame.from_ndarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), format="rgb24")
-            for packet in stream.encode(frame.reformat(format="yuv420p")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    return write_clip(path, frames, fps, crf=crf, preset="ultrafast")
 
 
 def _frames(path):

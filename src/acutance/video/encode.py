@@ -150,3 +150,24 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     temp = path.with_name(path.name + ".tmp")
     temp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     os.replace(temp, path)
+
+
+def write_clip(path: str | Path, frames, fps: float = 24.0, *, crf: int = 12, preset: str = "medium") -> Path:
+    """A list of float32 RGB frames as an H.264 (yuv420p) file, for tests and benchmarks that need a clip."""
+    import fractions
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.options = {"crf": str(crf), "preset": preset}
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), format="rgb24")
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return Path(path)
