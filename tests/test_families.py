@@ -49,6 +49,11 @@ def test_every_shipped_file_loads_by_name():
             assert "detail" in REGISTRY[name].options
             assert load_model(name, detail=0.5).info.name == name
             continue
+        if file.endswith(".down.onnx"):  # a companion: the downscaler of an IRN pair (acutance.rescale.runtime)
+            from acutance.rescale.runtime import load_downscaler
+
+            assert load_downscaler(named[file.removesuffix(".down.onnx") + ".onnx"]).scale == 2
+            continue
         assert file in named, f"weights/{file} has no registry name"
         assert load_model(named[file]).info.name == named[file]
 

@@ -87,6 +87,11 @@ _ROWS: tuple[Row, ...] = (
         "Compact SRVGG net x2 (32 features, 8 convs, bicubic skip; 0.09M params), L1 on the SR protocol"),
     Row("compact-x4", "deep-shipped", "compact-x4.onnx",
         "Compact SRVGG net x4 (32 features, 8 convs, bicubic skip; 0.09M params), L1 on the SR protocol"),
+    Row("irn-x2", "deep-shipped", "irn-x2.onnx",
+        "IRN-style invertible rescaling x2, robust to JPEG: restores LR images made by 'acutance downscale "
+        "--model irn-x2' (z = 0); not for other LR images"),
+    Row("irn-x2-plain", "deep-shipped", "irn-x2-plain.onnx",
+        "IRN-style invertible rescaling x2 trained without JPEG: restores 'acutance downscale --model irn-x2-plain' LRs"),
     Row("real-x4", "deep-shipped", "real-x4.onnx",
         "Real-world x4: compact SRVGG trained on the Real-ESRGAN degradations, then GAN; --detail 0..1 blends "
         "the fidelity and GAN weights"),
