@@ -25,6 +25,7 @@ import os
 import struct
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -208,7 +209,7 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
     except ModelError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, NotImplementedError,
-            RuntimeError, EOFError, OSError, zipfile.BadZipFile, struct.error) as error:
+            RuntimeError, EOFError, OSError, zipfile.BadZipFile, struct.error, zlib.error) as error:
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         if any(word in text for word in ("weights_only", "allow_pickle", "pickle")):
             text = ""
