@@ -941,6 +941,8 @@ RUNNABLE_TASKS = ("upscale", "denoise", "deblock", "sharpen")
 # Checkpoints: every input is read, detected, built and loaded strictly; every FULL_EVERY-th also goes through
 # load_model_file (ONNX export, onnxruntime session, a run), which costs 20-150 ms for an accepted file.
 FULL_EVERY = {"safetensors": 100, "pth": 100}
+ALLOCATION_FAILED = ("bad allocation", "bad_alloc", "Failed to allocate", "Unable to allocate", "out of memory")
+RSS_FLAG = 1 << 30  # an input that makes the worker's resident memory grow by more than this is a failure
 FAILURE_KINDS = ("exception", "memory", "warning", "multi-line message", "unsafe advice", "hang", "crash")
 
 
@@ -1032,6 +1034,8 @@ class Runner:
                 outcome = Outcome("exception", type(error).__name__, str(error)[:300], _where(error))
             except Exception as error:  # noqa: BLE001 (that is what we are looking for)
                 outcome = Outcome("exception", type(error).__name__, " ".join(str(error).split())[:300], _where(error))
+        if outcome.status == "refused" and any(text in outcome.message for text in ALLOCATION_FAILED):
+            outcome.status = "memory"  # an allocation refused under the address-space bound, reported as ours
         ours = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
         if ours and outcome.status in ("ok", "refused"):
             w = ours[0]
@@ -1040,11 +1044,24 @@ class Runner:
         return outcome
 
 
-def _vm_size() -> int:
+def _status(field: str) -> int:
+    """A /proc/self/status size in bytes (VmSize, VmRSS, VmHWM)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmSize:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def _vm_size() -> int:
+    return _status("VmSize")
+
+
+def _reset_peak_rss() -> None:
+    """Start VmHWM (peak RSS) afresh, so each input's own peak can be read (Linux clear_refs, value 5)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def _worker(conn, counter, memory_bytes: int) -> None:
@@ -1091,9 +1108,15 @@ def _worker(conn, counter, memory_bytes: int) -> None:
         for index in range(start, start + count):
             counter.value = index
             data, description = make_input(target, index, seeds[target])
+            base_rss = _status("VmRSS")
+            _reset_peak_rss()
             began = time.perf_counter()
             outcome = runner.run(data, full=index % every == 0)
             elapsed = time.perf_counter() - began
+            grew = _status("VmHWM") - base_rss
+            if grew > RSS_FLAG and outcome.status in ("ok", "refused"):
+                outcome = Outcome("memory", "peak RSS", f"resident memory grew by {grew >> 20} MiB for one input "
+                                  f"(then: {outcome.status} {outcome.message[:120]})", "")
             if os.fstat(capture.fileno()).st_size:  # a native library wrote to stderr (libpng, libtiff, ORT...)
                 capture.seek(0)
                 text = capture.read(400).decode("utf-8", "replace").strip()
@@ -1317,11 +1340,13 @@ def replay(target: str, index: int) -> None:
 
 
 def recheck(results: dict, timeout: float, memory_mib: int) -> None:
-    """Re-run every recorded failure's input (each in a fresh worker job) and mark those that now pass."""
+    """Re-run the first input of every failure recorded in the current runs and mark those that now pass.
+    (Failures under ``found_earlier`` came from earlier versions of the mutators: their indices no longer
+    rebuild the same inputs; the tests in tests/test_fuzz.py pin those.)"""
     supervisor = Supervisor(timeout, memory_mib << 20)
     try:
         for target, entry in results["targets"].items():
-            for failure in entry.get("failures", []) + entry.get("found_earlier", []):
+            for failure in entry.get("failures", []):
                 statuses = []
                 summary = supervisor.run(target, failure["first_index"], 1,
                                          lambda kind, payload: statuses.append(payload.get("status")) if kind == "failure" else None)
@@ -1330,6 +1355,10 @@ def recheck(results: dict, timeout: float, memory_mib: int) -> None:
     finally:
         supervisor.stop()
     _save(results)
+
+
+def _in_order(results: dict):
+    return [(t, results["targets"][t]) for t in TARGETS if t in results["targets"]]
 
 
 def markdown(results: dict) -> str:
@@ -1341,8 +1370,9 @@ def markdown(results: dict) -> str:
         "format-aware edits with valid checksums) through `acutance.io.decode_image` and",
         "`acutance.models.registry.load_model_file` (a model that loads is also run on an 8x8 image). A failure is",
         "anything but success or one-line `AcutanceError` without unsafe-loading advice: another exception, a",
-        f"Python warning, a hang (over {settings.get('timeout_s', '?')} s for one input), a crash, or a MemoryError",
-        f"under the bound of {settings.get('memory_bound_mib', '?')} MiB of address space over the warm worker.",
+        f"Python warning, a hang (over {settings.get('timeout_s', '?')} s for one input), a crash, a MemoryError (or",
+        f"an allocation refused) under the bound of {settings.get('memory_bound_mib', '?')} MiB of address space over",
+        f"the warm worker, or an input whose own peak resident memory exceeds the worker's by {RSS_FLAG >> 20} MiB.",
         "One worker process, inputs deterministic (`--replay TARGET:INDEX` rebuilds one). Images are decoded",
         f"under an input limit of {IMAGE_MAX_PIXELS / 1e6:.1f} MP (`--max-pixels`), so that files declaring large",
         "sizes are refused at once rather than legitimately decoded for seconds; model files under the default",
@@ -1351,7 +1381,7 @@ def markdown(results: dict) -> str:
         "| target | inputs | loaded / decoded | refused (our error) | failures | time (s) | inputs/s | slowest input (s) | warm RSS (MiB) | peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for target, e in results["targets"].items():
+    for target, e in _in_order(results):
         o = e["outcomes"]
         bad = sum(v for k, v in o.items() if k not in ("ok", "refused", "unreported", "stderr"))
         rate = e["inputs"] / e["time_s"] if e["time_s"] else 0
@@ -1360,18 +1390,24 @@ def markdown(results: dict) -> str:
                      f"{e['peak_rss_mib']:.0f} |")
     lines += ["", "## Failures found", ""]
     any_failure = False
-    for target, e in results["targets"].items():
-        for label, group in (("this run", e["failures"]), ("earlier runs", e.get("found_earlier", []))):
+    for target, e in _in_order(results):
+        now = {(f["key"][0], f["key"][1], f["key"][2].split(":")[0]) for f in e["failures"]}
+        for label, group in (("this run", e["failures"]), ("earlier pass", e.get("found_earlier", []))):
             for f in group:
                 any_failure = True
-                status = "fixed (its input now gives our error)" if f.get("fixed") else "**open**"
                 kind, etype, where = f["key"]
+                if label == "this run":
+                    status = "fixed during the run: its input now passes (`--recheck`)" if f.get("fixed") else "**open**"
+                elif (kind, etype, where.split(":")[0]) in now:
+                    status = "seen again in this run (above)"
+                else:
+                    status = f"fixed before this run: not seen in its {e['inputs']:,} inputs"
                 lines.append(f"- **{target}** ({label}, {f['count']} inputs, first #{f['first_index']}): {kind} "
                              f"`{etype}` at `{where}`: {f['message'][:160]}. Input: {f['reproducer'][:200]}. {status}.")
     if not any_failure:
         lines.append("None.")
     lines += ["", "## Output written by native code or library prints (not failures: counted, with samples)", ""]
-    for target, e in results["targets"].items():
+    for target, e in _in_order(results):
         count = e["outcomes"].get("stderr", 0)
         if count:
             lines.append(f"- **{target}**: {count:,} inputs; e.g. " + "; ".join(
