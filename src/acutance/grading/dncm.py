@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from acutance.contract import check_rgb
-from acutance.errors import AcutanceError, OptionError
+from acutance.errors import AcutanceError, ModelError, OptionError
 
 FORMAT = "acutance-dncm-1"
 INPUTS = 4  # R, G, B and Y
@@ -114,15 +114,13 @@ def load_encoder(path: str | Path | None = None) -> DncmEncoder:
 def _load(path: str) -> DncmEncoder:
     if not Path(path).is_file():
         raise AcutanceError(f"{path}: no DNCM model file (train one with 'acutance train dncm')")
+    from acutance.models.weights import read_model_npz
+
+    meta, arrays = read_model_npz(path, FORMAT, "DNCM model file")  # strict, within the memory budget
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {k: data[k] for k in data.files if k != "meta"}
-    except (OSError, ValueError, KeyError) as error:
-        raise AcutanceError(f"{path}: not a DNCM model file ({error})") from None
-    if meta.get("format") != FORMAT:
-        raise AcutanceError(f"{path}: expected a {FORMAT} model file, got format {meta.get('format')!r}")
-    depth, knots = int(meta["hidden_layers"]), int(meta["knots"])
+        depth, knots = int(meta["hidden_layers"]), int(meta["knots"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{path}: DNCM 'meta' must give whole numbers 'hidden_layers' and 'knots'") from None
     try:
         layers = tuple((arrays[f"w{i}"], arrays[f"b{i}"]) for i in range(depth))
         encoder = DncmEncoder(layers, (arrays["wn"], arrays["bn"]), (arrays["ws"], arrays["bs"]), knots, meta)
@@ -237,3 +235,27 @@ def style_transfer(rgb: np.ndarray, ref: np.ndarray, strength: float = 1.0,
                    encoder: DncmEncoder | None = None) -> np.ndarray:
     """``rgb`` with ``ref``'s colour look (``strength`` 0 = unchanged, 1 = full); float32 HxWx3 in, out."""
     return compute_mapping(rgb, ref, encoder).apply(rgb, strength)
+
+
+# ------------------------------------------------------------------------------------------- the family
+# (models.families): the shipped encoder is named 'dncm' in the registry; it maps colours between two
+# images, so as an image-to-image model it says where it belongs.
+
+def read(path: str | Path) -> DncmEncoder:
+    return load_encoder(path)
+
+
+def describe(meta: dict) -> dict:
+    return {"task": "style", "scales": (1,), "context": 0, "default_scale": 1.0}
+
+
+@dataclass(frozen=True)
+class DncmModel:
+    info: object
+    model: DncmEncoder
+
+    def __call__(self, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        raise ModelError(f"{self.info.name} needs a reference image: use 'acutance style IN --ref REF'")
+
+
+Enhancer = DncmModel

@@ -10,8 +10,8 @@ from typing import Any, Callable, Literal, Protocol
 
 import numpy as np
 
-Task = Literal["upscale", "denoise", "deblock", "sharpen", "face", "quality"]
-TASKS: tuple[str, ...] = ("upscale", "denoise", "deblock", "sharpen", "face", "quality")
+Task = Literal["upscale", "denoise", "deblock", "sharpen", "face", "quality", "style"]
+TASKS: tuple[str, ...] = ("upscale", "denoise", "deblock", "sharpen", "face", "quality", "style")
 # Tasks whose models map an image to an image (``model(rgb, scale) -> rgb``): what upscale/denoise/... run.
 IMAGE_TASKS: tuple[str, ...] = ("upscale", "denoise", "deblock", "sharpen")
 # The facts a family's ``describe`` reads from a model file (everything but name, summary, licence, loader).

@@ -49,6 +49,7 @@ FAMILIES: dict[str, Family] = {
     "edgesr": Family("acutance.edgesr.runtime", "acutance-edgesr-1", (".npz",), "edge-SR network"),
     "face-quality": Family("acutance.faces.quality", "acutance-face-quality", (".npz",), "face-quality regressor"),
     "niqe": Family("acutance.metrics.niqe", "acutance-niqe-1", (".npz",), "NIQE pristine model"),
+    "dncm": Family("acutance.grading.dncm", "acutance-dncm-1", (".npz",), "DNCM colour-look encoder"),
     "face": Family("acutance.faces.restorer", "acutance-face-restorer-1", (".onnx",), "ONNX face restorer"),
     # The shipped deep nets, by name only: their detail knob is the presence of a companion weights file.
     "deep-shipped": Family("acutance.deep.shipped", "acutance-onnx-1", (), "shipped deep SR net"),

@@ -101,6 +101,8 @@ _ROWS: tuple[Row, ...] = (
         "Our face restorer (FaceUNet on aligned LFW crops, 128 px native): 'acutance faces' and --face-enhance"),
     Row("face-quality", "face-quality", "face-quality.npz",
         "SDD-FIQA-style face image quality (MLP on dlib features; higher is better): 'acutance metrics --face-quality'"),
+    Row("dncm", "dncm", "dncm.npz",
+        "DNCM-style colour mapping encoder (histograms of a thumbnail -> per-image curves): 'acutance style --ref'"),
     Row("niqe-pristine", "niqe", "niqe-pristine.npz",
         "NIQE's pristine model, fitted on BSDS500 (no-reference, lower is better): 'acutance metrics --niqe'"),
 )
