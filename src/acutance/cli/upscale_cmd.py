@@ -243,9 +243,11 @@ def _process(source: Path, target: Path, args: argparse.Namespace, model, scale:
     from acutance.pipeline import enhance_image
 
     image = read_image(source, first_frame=args.first_frame)
-    from acutance.rescale.tag import check_upscale
+    crop = None
+    if model.info.task == "upscale":
+        from acutance.rescale.tag import check_upscale
 
-    crop = check_upscale(source, image, args.model)  # an IRN LR and its upscaler belong together (else a notice)
+        crop = check_upscale(source, image, args.model)  # an IRN LR and its upscaler belong together (else a notice)
     size = getattr(args, "size", None)
     if size is not None:  # --size WxH: per-axis scales of this image
         scale = (size[1] / image.rgb.shape[0], size[0] / image.rgb.shape[1])

@@ -80,6 +80,7 @@ def run_embed(args: argparse.Namespace) -> int:
         raise OptionError(f"--strength must be in (0, 10], got {args.strength}")
     check_output_arguments(args)
     args.tile = 0  # the mark is laid out on the whole image's grid: never tile by tile
+    args.model = "watermark"
     return run_model(args, _Marker(payload, args.key, args.strength), 1.0, tag="wm")
 
 
