@@ -133,14 +133,18 @@ class Job:
         return sum(held.values())
 
 
+NO_REFERENCE_METRIC = "niqe"  # the page's no-reference score (a name in acutance.metrics.registry)
+
+
 def no_reference_metric() -> tuple[str, Callable[[np.ndarray], float]] | None:
-    """The no-reference quality score, if this installation has one (NIQE: ``acutance.metrics.niqe``)."""
+    """The no-reference quality score, through the metric registry, if this installation has it."""
+    from acutance.errors import AcutanceError
+    from acutance.metrics.registry import load_metric
+
     try:
-        module = importlib.import_module("acutance.metrics.niqe")
-    except ImportError:
+        return NO_REFERENCE_METRIC, load_metric(NO_REFERENCE_METRIC)
+    except (ImportError, AcutanceError):
         return None
-    function = getattr(module, "niqe", None)
-    return ("niqe", function) if callable(function) else None
 
 
 TILE_SECONDS = 0.25  # a tile's measured time (acutance list's figures) stays under this: cancels are prompt
@@ -378,7 +382,7 @@ class JobManager:
     def _metrics(self, spec: JobSpec, rgb: np.ndarray, checkpoint: Callable[[], None]) -> dict:
         """PSNR/SSIM against the reference if one was given; the no-reference score if available."""
         from acutance.io import decode_image
-        from acutance.metrics import psnr, ssim
+        from acutance.metrics.registry import compute
 
         metrics: dict = {"psnr": None, "ssim": None, "niqe": None, "notes": []}
         if spec.reference is not None:
@@ -387,11 +391,11 @@ class JobManager:
                 metrics["notes"].append(f"the reference is {reference.shape[1]}x{reference.shape[0]}, the result "
                                         f"{rgb.shape[1]}x{rgb.shape[0]}: no PSNR/SSIM")  # fmt: skip
             else:
-                value = psnr(reference, rgb)
+                value = compute("psnr", reference, rgb)
                 metrics["psnr"] = round(value, 3) if np.isfinite(value) else None
                 if not np.isfinite(value):
                     metrics["notes"].append("the result equals the reference: PSNR is infinite")
-                metrics["ssim"] = round(ssim(reference, rgb), 4)
+                metrics["ssim"] = round(compute("ssim", reference, rgb), 4)
             del reference
             checkpoint()
         scorer = no_reference_metric()
