@@ -13,7 +13,6 @@ job is cancelled between tiles, so a deleted job stops using the CPU at once.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import secrets
 import threading
