@@ -163,7 +163,9 @@ def tile_for(info: ModelInfo, scale: float, tile: int) -> int:
     if speed:
         quick = int(math.sqrt(TILE_SECONDS / (speed * scale * scale) * 1e6))
         tile = min(tile, max(quick, MIN_TILE, 4 * info.context))
-    return max(tile, 2 * info.context, 16)  # acutance.pipeline refuses a tile smaller than its context
+    from acutance.pipeline.budget import min_tile
+
+    return max(tile, min_tile(info))  # the pipeline's own floor: a smaller tile is refused there
 
 
 def job_memory(model_memory: int, out_pixels: int, upload_bytes: int, reference_pixels: int = 0) -> int:
