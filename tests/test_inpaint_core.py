@@ -76,7 +76,7 @@ def test_a_non_binary_mask_is_thresholded_at_one_half():
         warnings.simplefilter("error")
         out = inpaint(rgb, soft, "telea")
     assert np.array_equal(out[~fill], rgb[~fill])
-    assert np.array_equal(prepare_mask((soft * 255).astype(np.uint8), rgb.shape), fill)
+    assert np.array_equal(prepare_mask(np.rint(soft * 255).astype(np.uint8), rgb.shape), fill)
 
 
 def test_bad_masks_and_methods_are_acutance_errors():
