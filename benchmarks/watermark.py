@@ -290,6 +290,7 @@ def video_robustness(data) -> dict:
     from pathlib import Path
 
     from acutance.video import VideoOptions, enhance_video
+    from acutance.video.stages import StageSpec
     from acutance.watermark import embed
     from acutance.watermark.video import detect_video
 
@@ -299,7 +300,7 @@ def video_robustness(data) -> dict:
         for name, path in tqdm(video_clips(data, tmp), desc="clips", file=sys.stderr):
             frames, fps = _decode_all(path)
             marked = tmp / "marked.mp4"
-            options = VideoOptions(model="none", watermark=PAYLOAD.hex(), watermark_key=KEY)
+            options = VideoOptions(model="none", stages=(StageSpec.of("watermark", bits=PAYLOAD.hex(), key=KEY),))
             enhance_video(path, marked, options, overwrite=True, progress=False)
             row = {"frames": len(frames), "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}", "fps": round(fps, 3)}
             attacks = {"as marked (CRF 18)": None, "libx264 CRF 23": ["-c:v", "libx264", "-crf", "23"],

@@ -100,9 +100,7 @@ def run(args: argparse.Namespace) -> int:
         temporal_mode=args.temporal_mode,
         tile=args.tile,
         segment_frames=args.segment_frames,
-        watermark=mark,
-        watermark_key=args.watermark_key,
-        watermark_strength=args.watermark_strength,
+        stages=tuple(_stages(args, mark)),
     )
     target = args.output
     if target is None:
@@ -122,3 +120,11 @@ def run(args: argparse.Namespace) -> int:
     speed = f"{report.enhanced_frames} enhanced at {report.fps:.1f} fps"
     print(f"{report.output}: {report.frames} frames, {speed}{resumed}")
     return 0
+
+
+def _stages(args: argparse.Namespace, mark: str | None):
+    """The per-frame stages the flags ask for (acutance.video.stages runs them in its table's order)."""
+    from acutance.video.stages import StageSpec
+
+    if mark is not None:
+        yield StageSpec.of("watermark", bits=mark, key=args.watermark_key, strength=args.watermark_strength)

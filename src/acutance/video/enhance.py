@@ -9,7 +9,6 @@ every segment exists. See :mod:`acutance.video.encode` for why segments keep the
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import queue
@@ -29,10 +28,11 @@ from acutance.video.encode import CODECS, EncoderSettings, SegmentWriter, check_
 from acutance.video.errors import VideoInterrupted, VideoReadError, VideoWriteError
 from acutance.video.mux import container_format, mux
 from acutance.video.probe import VideoInfo, main_video_stream, open_input, probe
+from acutance.video.stages import StageContext, StageSpec, build, job_entry, ordered
 
 NO_MODEL = "none"  # --model none: frames are only re-encoded (with a watermark, say)
 STOP_ENV = "ACUTANCE_VIDEO_STOP_AFTER"  # test hook: stop after this many enhanced frames, as a crash would
-JOB_VERSION = 1
+JOB_VERSION = 2  # 2: stages replace the watermark fields
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,9 @@ class VideoOptions:
     temporal_mode: str = "residual"  # blend what the model adds ("residual") or the whole output ("output")
     tile: int | None = None  # tile size in input pixels; None: the model's advice
     segment_frames: int = 120
-    # An invisible watermark on every output frame (acutance.watermark): the payload as hex, the key, and
-    # the strength. The job file stores the key's SHA-256 only (see _job).
-    watermark: str | None = None
-    watermark_key: str | None = None
-    watermark_strength: float = 1.0
+    # Per-frame stages around the model (inpaint, style, antialias, pre-encode, watermark): see
+    # acutance.video.stages. They run in that table's order; secrets are stored hashed in the job file.
+    stages: tuple[StageSpec, ...] = ()
 
     def validate(self) -> None:
         check_codec(self.codec, self.crf, self.pix_fmt)
@@ -65,14 +63,7 @@ class VideoOptions:
             raise OptionError(f"--segment-frames must be >= 1, got {self.segment_frames}")
         if self.tile is not None and self.tile < 0:
             raise OptionError(f"--tile must be >= 0, got {self.tile}")
-        if self.watermark is not None:
-            from acutance.watermark.payload import profile_for
-
-            if not self.watermark_key:
-                raise OptionError("--watermark needs --watermark-key")
-            profile_for(bytes.fromhex(self.watermark))  # too long: one line before any frame
-            if not 0 < self.watermark_strength <= 10:
-                raise OptionError(f"--watermark-strength must be in (0, 10], got {self.watermark_strength}")
+        ordered(self.stages)  # known names, one of each
 
 
 @dataclass(frozen=True)
@@ -148,8 +139,7 @@ def _job(source: Path, options: VideoOptions, settings: EncoderSettings) -> dict
 
 def _job_options(options: VideoOptions) -> dict:
     values = asdict(options)
-    if values["watermark_key"] is not None:  # the key itself never lands on disk
-        values["watermark_key"] = hashlib.sha256(values["watermark_key"].encode("utf-8")).hexdigest()
+    values["stages"] = [job_entry(spec) for spec in ordered(options.stages)]  # secrets hashed
     return values
 
 
@@ -257,18 +247,17 @@ def enhance_video(
     limits.check_output_pixels(width, height, f"each frame of {target.name}")
     if model is not None:
         plan_enhance(model, (info.height, info.width, 3), scale, tile=options.tile)  # a frame's working memory
-    if options.watermark is not None:
-        from acutance.watermark import MIN_SIZE
-
-        if min(width, height) < MIN_SIZE:
-            raise OptionError(f"{width}x{height} frames are too small for a watermark (the minimum is {MIN_SIZE}x{MIN_SIZE})")
     if width % 2 or height % 2:
         raise OptionError(f"{width}x{height} output: 4:2:0 video needs even sizes; choose another --scale")
+    # Stages check their parameters (a missing key, a mask of another size) before any frame is decoded.
+    name = options.model
+    stages = build(options.stages, source=StageContext(info.width, info.height, info.rate or 0.0, name),
+                   output=StageContext(width, height, info.rate or 0.0, name))  # fmt: skip
     settings = encoder_settings(info, options, width, height)
     folder = work_folder(target)
     _prepare_folder(folder, _job(source, options, settings), restart=restart)
     try:
-        return _run(source, target, info, options, settings, model, scale, folder, overwrite=overwrite,
+        return _run(source, target, info, options, settings, model, scale, folder, stages, overwrite=overwrite,
                     progress=progress, stop_after_frames=stop_after_frames)  # fmt: skip
     except BaseException:
         # A run that failed before finishing any segment leaves nothing worth resuming: no work folder.
@@ -278,20 +267,21 @@ def enhance_video(
 
 
 def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, settings: EncoderSettings, model,
-         scale: float, folder: Path, *, overwrite: bool, progress: bool, stop_after_frames: int | None,
-         ) -> VideoReport:  # fmt: skip
+         scale: float, folder: Path, stages: list, *, overwrite: bool, progress: bool,
+         stop_after_frames: int | None) -> VideoReport:  # fmt: skip
     from tqdm import tqdm
 
     from acutance.pipeline.enhance import enhance
     from acutance.video.frames import frame_to_rgb, rgb_to_frame
 
-    if options.watermark is not None:
-        from acutance.watermark import embed as watermark
     from acutance.video.temporal import TemporalStabiliser
 
     done = _finished_segments(folder)
     per = options.segment_frames
     stabiliser = TemporalStabiliser(options.temporal, options.temporal_mode) if options.temporal > 0 else None
+    history = [b.stage for b in stages if b.needs_history]  # shown every skipped frame on a resume
+    before = [b.stage for b in stages if b.place == "source"]
+    after = [b.stage for b in stages if b.place == "output"]
 
     total = info.estimated_frames()
     reused = min(len(done) * per, total) if total else len(done) * per  # shown as done: rate and ETA are for new work
@@ -315,7 +305,7 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
             segment = index // per
             if segment in done:
                 # a finished segment: only the last frame's pixels are needed, to restore the stabiliser
-                wanted = stabiliser is not None and index % per == per - 1
+                wanted = bool(history) or (stabiliser is not None and index % per == per - 1)
                 rgb = frame_to_rgb(frame, info.colorspace, info.color_range) if wanted else None
                 item = (index, None, rgb, True)
             else:
@@ -386,14 +376,17 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
             frames = index + 1
             if skip:
                 if rgb is not None:
-                    _put(to_encode, ("previous", rgb), stop, encoder)
+                    for stage in history:
+                        stage.observe(index, rgb)
+                    if stabiliser is not None and index % per == per - 1:
+                        _put(to_encode, ("previous", rgb), stop, encoder)
                 continue
-            out = enhance(rgb, model, scale, tile=options.tile) if model is not None else rgb
-            if options.watermark is not None:
-                # the same mark at the same place on every frame: static, so it adds no flicker, and a
-                # detector adds up the frames of any excerpt
-                out = watermark(out, bytes.fromhex(options.watermark), options.watermark_key,
-                                options.watermark_strength)  # fmt: skip
+            frame = rgb
+            for stage in before:
+                frame = stage(index, rgb, frame)
+            out = enhance(frame, model, scale, tile=options.tile) if model is not None else frame
+            for stage in after:
+                out = stage(index, rgb, out)
             _put(to_encode, ("frame", index, index // per, rgb, out, timing), stop, encoder)
             enhanced += 1
             if stop_after_frames is not None and enhanced >= stop_after_frames:

@@ -57,3 +57,35 @@ def detect_video(path: str | os.PathLike, key: str | int, window_seconds: float 
             batch.append(frame_to_rgb(frame, info.colorspace, info.color_range))
     flush(index + 1)
     return windows
+
+
+class _MarkStage:
+    """The ``watermark`` stage of ``acutance video``: the same mark at the same place on every frame. Static,
+    so it adds no flicker, and a detector adds up the frames of any excerpt."""
+
+    needs_history = False
+
+    def __init__(self, payload: bytes, key: str, strength: float) -> None:
+        from acutance.watermark import embed
+
+        self._embed, self.payload, self.key, self.strength = embed, payload, key, strength
+
+    def __call__(self, index: int, source, frame):
+        return self._embed(frame, self.payload, self.key, self.strength)
+
+
+def build_stage(params: dict, context) -> _MarkStage:
+    """Check a video's watermark request before any frame: payload ``bits`` (hex), ``key``, ``strength``."""
+    from acutance.watermark.payload import profile_for
+
+    if not params.get("key"):
+        raise OptionError("--watermark needs --watermark-key")
+    payload = bytes.fromhex(params["bits"])
+    profile_for(payload)  # too long: one line before any frame
+    strength = float(params.get("strength", 1.0))
+    if not 0 < strength <= 10:
+        raise OptionError(f"--watermark-strength must be in (0, 10], got {strength}")
+    if min(context.width, context.height) < MIN_SIZE:
+        raise OptionError(f"{context.width}x{context.height} frames are too small for a watermark "
+                          f"(the minimum is {MIN_SIZE}x{MIN_SIZE})")  # fmt: skip
+    return _MarkStage(payload, params["key"], strength)
