@@ -70,7 +70,7 @@ def speed(repeats: int) -> dict:
 
 
 def niqe_table(data) -> dict:
-    from acutance.metrics.niqe import niqe
+    from acutance.metrics.registry import compute
 
     images, _ = list_images(data / "real" / "RealSRSet")
     variants = {
@@ -84,7 +84,7 @@ def niqe_table(data) -> dict:
     for path in tqdm(images, desc="RealSRSet", file=sys.stderr):
         rgb = read_image(path).rgb
         for name, (model, _) in variants.items():
-            scores[name].append(niqe(enhance(rgb, model, 4)))
+            scores[name].append(compute("niqe", enhance(rgb, model, 4)))
     table = {name: round(float(np.mean(values)), 3) for name, values in scores.items()}
     wins = sum(r < b for r, b in zip(scores["real-x4"], scores["bicubic"]))
     return {"images": len(images), "mean_niqe": table, "real_x4_better_than_bicubic_on": f"{wins}/{len(images)}"}

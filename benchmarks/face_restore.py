@@ -35,8 +35,7 @@ from acutance.faces.train import (
     lfw_identities,
     prepare_crops,
 )
-from acutance.metrics.psnr import psnr
-from acutance.metrics.ssim import ssim
+from acutance.metrics.registry import compute
 
 GALLERY = common.ROOT / "docs" / "face_restore_gallery.png"
 
@@ -113,8 +112,8 @@ def main() -> None:
         via512 = cv2.resize(restorer(big), (128, 128), interpolation=cv2.INTER_AREA)
         score = scorer(clean)
         for key, image in (("bicubic", bicubic), ("restored", restored), ("restored_via_512", via512)):
-            rows[key]["psnr"].append(psnr(clean, image))
-            rows[key]["ssim"].append(ssim(clean, image))
+            rows[key]["psnr"].append(compute("psnr", clean, image))
+            rows[key]["ssim"].append(compute("ssim", clean, image))
             rows[key]["identity"].append(score(image))
         if i in gallery_at:
             gallery_rows.append([cv2.resize(small, (128, 128), interpolation=cv2.INTER_NEAREST), bicubic, restored, clean])

@@ -22,7 +22,7 @@ import numpy as np
 from acutance.color import rgb_to_gray
 from acutance.contract import to_float, to_uint
 from acutance.io import list_images, read_image
-from acutance.metrics.psnr import psnr
+from acutance.metrics.registry import compute
 from acutance.models.registry import REGISTRY, load_model
 from acutance.raisr.train import TrainOptions, image_seed, make_pair
 
@@ -49,7 +49,7 @@ def choose_nlm_h(data, sigma: float) -> float:
         scores = []
         for path in picks:
             clean = read_image(path).rgb
-            scores.append(psnr(nlm(noisy_copy(clean, sigma, path.name), h), clean))
+            scores.append(compute("psnr", nlm(noisy_copy(clean, sigma, path.name), h), clean))
         if best is None or np.mean(scores) > best[1]:
             best = (h, float(np.mean(scores)))
     return best[0]
@@ -76,16 +76,16 @@ def denoise(data, quick: bool) -> list[dict]:
                 clean = read_image(path).rgb
                 noisy = noisy_copy(clean, sigma, path.name)
                 mp = clean.shape[0] * clean.shape[1] / 1e6
-                scores["input"].append(psnr(noisy, clean))
+                scores["input"].append(compute("psnr", noisy, clean))
                 out, t = timed(nlm, noisy, h)
-                scores["nlm"].append(psnr(out, clean))
+                scores["nlm"].append(compute("psnr", out, clean))
                 times["nlm"].append(t / mp)
                 out, t = timed(model, noisy, 1.0)
-                scores["blade"].append(psnr(np.clip(out, 0, 1), clean))
+                scores["blade"].append(compute("psnr", np.clip(out, 0, 1), clean))
                 times["blade"].append(t / mp)
                 if multiscale:
                     out, t = timed(multiscale, noisy, 1.0)
-                    scores["blade_ms"].append(psnr(np.clip(out, 0, 1), clean))
+                    scores["blade_ms"].append(compute("psnr", np.clip(out, 0, 1), clean))
                     times["blade_ms"].append(t / mp)
             rows.append({
                 "dataset": dataset, "sigma": sigma, "images": len(images), "nlm_h": h,
@@ -108,10 +108,10 @@ def deblock(data) -> list[dict]:
             ok, encoded = cv2.imencode(".jpg", to_uint(gray, 8), [cv2.IMWRITE_JPEG_QUALITY, quality])
             jpeg = to_float(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE))
             as_rgb = lambda a: np.repeat(np.asarray(a, np.float32)[:, :, None], 3, axis=2)  # noqa: E731
-            scores["input"].append(psnr(as_rgb(jpeg), as_rgb(gray)))
+            scores["input"].append(compute("psnr", as_rgb(jpeg), as_rgb(gray)))
             rgb = np.repeat(jpeg[:, :, None], 3, axis=2)
             out, t = timed(model, rgb, 1.0)
-            scores["blade"].append(psnr(as_rgb(np.clip(rgb_to_gray(out), 0, 1)), as_rgb(gray)))
+            scores["blade"].append(compute("psnr", as_rgb(np.clip(rgb_to_gray(out), 0, 1)), as_rgb(gray)))
             times.append(t / (gray.size / 1e6))
         rows.append({
             "dataset": "classic5", "quality": quality, "images": len(images),
@@ -139,10 +139,10 @@ def sharpen(data) -> list[dict]:
         clean = read_image(path).rgb
         blurred = cv2.GaussianBlur(clean, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
         blurred = to_float(to_uint(np.clip(blurred, 0, 1), 8))
-        scores["input"].append(psnr(blurred, clean))
+        scores["input"].append(compute("psnr", blurred, clean))
         for name, fn in methods.items():
             out, t = timed(fn, blurred)
-            scores[name].append(psnr(np.clip(out, 0, 1), clean))
+            scores[name].append(compute("psnr", np.clip(out, 0, 1), clean))
             times[name].append(t / (clean.shape[0] * clean.shape[1] / 1e6))
     row = {"dataset": "Kodak24", "blur_sigma": 1.0, "images": len(images),
            **{f"psnr_{k}": round(float(np.mean(v)), 3) for k, v in scores.items()},

@@ -101,7 +101,7 @@ def images(data, sets, limit):
 
 
 def robustness(methods, dataset, limits: dict) -> tuple[dict, dict]:
-    from acutance.metrics import psnr, ssim
+    from acutance.metrics.registry import compute
     from acutance.watermark.attacks import ATTACKS
 
     table = {m: {a: {"bit_accuracy": [], "decoded": []} for a in ATTACKS} for m in methods}
@@ -112,8 +112,8 @@ def robustness(methods, dataset, limits: dict) -> tuple[dict, dict]:
             if name in limits and index % max(1, len(dataset) // limits[name]) != 0:
                 continue  # a slow peer runs on an even subset of the images
             marked = method.embed(rgb)
-            quality[name]["y_psnr"].append(psnr(rgb, marked, y_channel=True))
-            quality[name]["ssim"].append(ssim(rgb, marked, y_channel=True))
+            quality[name]["y_psnr"].append(compute("psnr", rgb, marked, y_channel=True))
+            quality[name]["ssim"].append(compute("ssim", rgb, marked, y_channel=True))
             truth = to_bits(PAYLOAD)[: method.bits]
             for attack, fn in ATTACKS.items():
                 attacked = np.ascontiguousarray(fn(marked, np.random.default_rng(index)), np.float32)

@@ -242,8 +242,7 @@ def stage_probe(height: int, width: int) -> dict:
 
 def _probe(height: int, width: int) -> dict:
     from acutance.io import decode_image, encode_image
-    from acutance.metrics import psnr, ssim
-    from acutance.metrics.niqe import niqe
+    from acutance.metrics.registry import compute
 
     def reset() -> int:
         Path("/proc/self/clear_refs").write_text("5")
@@ -267,11 +266,11 @@ def _probe(height: int, width: int) -> dict:
     rows["decode of the result (per output pixel)"] = grown(base, 4 * pixels)
     other = np.clip(written * np.float32(0.9), 0, 1)
     base = reset()
-    psnr(written, other), ssim(written, other)
+    compute("psnr", written, other), compute("ssim", written, other)
     rows["psnr + ssim, beside both images (per output pixel)"] = grown(base, 4 * pixels)
     del other
     base = reset()
-    niqe(written)
+    compute("niqe", written)
     rows["niqe, beside the result (per output pixel)"] = grown(base, 4 * pixels)
     return {"image": f"{width}x{height} (results {2 * width}x{2 * height})", "bytes_per_pixel": rows}
 

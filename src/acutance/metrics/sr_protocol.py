@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from acutance.contract import to_uint
-from acutance.metrics.psnr import psnr
-from acutance.metrics.ssim import ssim
+from acutance.metrics.registry import compute
 from acutance.resize import imresize
 
 
@@ -53,8 +52,8 @@ def score_sr(hr: np.ndarray, sr: np.ndarray, scale: int, *, single_channel: bool
     if single_channel:
         hr, sr = hr[:, :, 0], sr[:, :, 0]
     return (
-        psnr(hr, sr, crop_border=scale, y_channel=True),
-        ssim(hr, sr, crop_border=scale, y_channel=True),
+        compute("psnr", hr, sr, crop_border=scale, y_channel=True),
+        compute("ssim", hr, sr, crop_border=scale, y_channel=True),
     )
 
 
