@@ -84,11 +84,9 @@ def train_on_pairs(config: TrainConfig, pairs, val_pairs=(), log=print, run: Pat
     """
     from acutance.edgesr.arch import build
     from acutance.train.data import luma_batch
-    from acutance.train.loop import LoopOptions, fit, require_torch, run_files
+    from acutance.train.loop import LoopOptions, fit, run_files, seeded_torch
 
-    torch = require_torch("edge-SR training")
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    torch = seeded_torch(config, "edge-SR training")
     rng = np.random.default_rng(config.seed + 1)
     net = build(config.spec())
 
@@ -116,9 +114,9 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
     from acutance.edgesr.arch import module_arrays
     from acutance.edgesr.runtime import EsrModel
     from acutance.train.data import find_images, held_out_split, luma_pairs
-    from acutance.train.loop import open_run
+    from acutance.train.loop import open_recipe_run
 
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    run = open_recipe_run(run, config, data_dirs)
     files = find_images(data_dirs, sort=True)
     start = time.perf_counter()
     val_pairs, pairs = held_out_split(luma_pairs(files, config.scale, config.max_images + config.val_images,

@@ -470,12 +470,10 @@ def train(config: LerfConfig, data_dirs: list[Path], log=print, images=None, run
 
     run: a run folder (checkpoint every ``checkpoint_every`` steps, log.jsonl): a rerun resumes from it.
     """
-    from acutance.train.loop import LoopOptions, fit, open_run, parameters_module, run_files
+    from acutance.train.loop import LoopOptions, fit, open_recipe_run, parameters_module, run_files, seeded_torch
 
-    torch = _torch()
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    torch = seeded_torch(config, "LeRF training")
+    run = open_recipe_run(run, config, data_dirs)
     start = time.perf_counter()
     if images is None:
         images = load_images(data_dirs, config.max_images, config.seed)

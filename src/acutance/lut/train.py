@@ -323,9 +323,9 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
     """
     from acutance.lut.runtime import load_model_file, save_model
     from acutance.train.data import find_images, luma_pairs
-    from acutance.train.loop import RunLog, Stopped, open_run, resumable
+    from acutance.train.loop import RunLog, Stopped, open_recipe_run, resumable
 
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    run = open_recipe_run(run, config, data_dirs)
     files = find_images(data_dirs)
     start = time.perf_counter()
     runlog = RunLog(run / "log.jsonl" if run is not None else None, log)

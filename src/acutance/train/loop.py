@@ -326,6 +326,23 @@ def require_torch(what: str):
     return torch
 
 
+def seeded_torch(config, what: str = "training"):
+    """torch with the recipe config's ``threads`` (0: torch's own setting) and ``seed`` applied: how every
+    torch recipe starts."""
+    torch = require_torch(what)
+    if getattr(config, "threads", 0):
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    return torch
+
+
+def open_recipe_run(folder: str | os.PathLike | None, config, data_dirs=()) -> Path | None:
+    """``open_run`` for a recipe: the run's identity is its config dataclass and its data folders."""
+    from dataclasses import asdict
+
+    return open_run(folder, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+
+
 def open_run(folder: str | os.PathLike | None, config: dict) -> Path | None:
     """Create (or reopen) a run folder; a folder started with another config is refused, so a rerun with
     the same command resumes and a changed command never mixes with an old run."""
