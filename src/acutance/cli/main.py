@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "style": ("acutance.cli.style_cmd", "give an image the colour look of a reference (DNCM); export it as a .cube LUT"),
     "lut": ("acutance.cli.lut_cmd", "apply a .cube 3D LUT (Resolve, Premiere, ffmpeg lut3d) to an image or a folder of images"),
     "enhance": ("acutance.cli.enhance_cmd", "automatic colour enhancement (saturation and contrast) of an image or a folder"),
+    "inpaint": (
+        "acutance.cli.inpaint_cmd",
+        "remove objects, text or scratches: fill the pixels a mask marks, at full resolution",
+    ),
     "watermark": (
         "acutance.cli.watermark_cmd",
         "embed an invisible, robust watermark in images, or detect and read one (images and videos)",
