@@ -69,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     marks.add_argument("--watermark-bits", metavar="HEX", help="mark every output frame with these bytes, as hex")
     marks.add_argument("--watermark-key", metavar="KEY", help="the secret key of the mark (required with --watermark)")
     marks.add_argument("--watermark-strength", type=float, default=1.0, help="1 = the default (Y-PSNR about 40 dB)")
+    holes = parser.add_argument_group("inpaint", "fill a static mask on every frame (see 'acutance inpaint')")
+    holes.add_argument("--inpaint-mask", type=Path, metavar="MASK.png",
+                       help="fill the pixels this mask marks (white on black, the frames' size): a logo, a timestamp")
+    holes.add_argument("--inpaint-method", choices=("auto", "telea", "ns", "learned"), default="auto",
+                       help="auto (default): telea for thin masks, learned for larger ones")
+    holes.add_argument("--inpaint-dilate", type=int, default=0, metavar="N", help="grow the mask by N pixels first")
+    holes.add_argument("--inpaint-resize-mask", action="store_true", help="rescale a mask of another size to the frames'")
     add_limit_arguments(parser)  # per frame: --max-pixels for the input's, --max-output-pixels for the output's
     parser.set_defaults(func=run)
 
@@ -126,5 +133,10 @@ def _stages(args: argparse.Namespace, mark: str | None):
     """The per-frame stages the flags ask for (acutance.video.stages runs them in its table's order)."""
     from acutance.video.stages import StageSpec
 
+    if getattr(args, "inpaint_mask", None) is not None:
+        from acutance.inpaint.video import stage_params
+
+        yield StageSpec.of("inpaint", **stage_params(args.inpaint_mask, args.inpaint_method, args.inpaint_dilate,
+                                                     args.inpaint_resize_mask))  # fmt: skip
     if mark is not None:
         yield StageSpec.of("watermark", bits=mark, key=args.watermark_key, strength=args.watermark_strength)
