@@ -26,9 +26,9 @@ def _perturbed(spec: IrnSpec, seed: int = 0) -> InvRescaleNet:
     return net.eval()
 
 
-@pytest.mark.parametrize("scale", [2, 4])
-def test_forward_then_inverse_with_true_z_is_exact(scale, torch_one_thread):
-    net = _perturbed(IrnSpec(scale=scale, blocks=2, features=8))
+@pytest.mark.parametrize("scale,top_blocks", [(2, 0), (4, 0), (4, 3)])
+def test_forward_then_inverse_with_true_z_is_exact(scale, top_blocks, torch_one_thread):
+    net = _perturbed(IrnSpec(scale=scale, blocks=2, features=8, top_blocks=top_blocks, restore=4))
     hr = torch.rand(2, 3, 24, 40)
     with torch.no_grad():
         lr, z = net(hr)
@@ -36,6 +36,25 @@ def test_forward_then_inverse_with_true_z_is_exact(scale, torch_one_thread):
         assert float((net.inverse(lr, z) - hr).abs().max()) < 1e-4
         # and the latent matters: z = 0 is not the true z of a random net
         assert float((net.inverse(lr) - hr).abs().max()) > 1e-3
+
+
+def test_levels_restorer_and_init_from_an_x2_pair(tmp_path, torch_one_thread):
+    """x4 with 1 + 3 blocks; the restoration CNN starts as the identity; an x2 pair's weights start an x4's
+    first level; another width is refused."""
+    from acutance.errors import OptionError
+    from acutance.rescale.export import export_pair
+    from acutance.rescale.train import load_init
+
+    net = InvRescaleNet(IrnSpec(scale=4, blocks=1, features=4, top_blocks=3, restore=4))
+    assert sum(1 for op in net.ops if hasattr(op, "split")) == 4 and net.z_channels == 45
+    lr = torch.rand(1, 3, 8, 8)
+    assert torch.equal(net.restore_lr(lr), lr)
+    x2 = _perturbed(IrnSpec(scale=2, blocks=1, features=4))
+    up, _ = export_pair(x2, tmp_path / "irn-a.onnx", "irn-a", "test")
+    assert load_init(net, str(up)) == 18  # one coupling block: three subnets of three convolutions, w and b
+    assert torch.equal(net.ops[1].f[0].weight, x2.ops[1].f[0].weight)
+    with pytest.raises(OptionError, match="features"):
+        load_init(InvRescaleNet(IrnSpec(scale=2, blocks=1, features=8)), str(up))
 
 
 @pytest.mark.parametrize("scale", [2, 4])
@@ -185,6 +204,11 @@ def test_recipe_trains_on_the_training_home_and_resumes(tmp_path, torch_one_thre
     net, meta = train(config, [data], log=lambda line: None, run=run)  # continues at step 2
     steps = [entry["step"] for entry in meta["history"] if "step" in entry]
     assert steps[-1] == 4 and "val_round_trip" in meta["history"][-1]
+    # the fine-tuning variant: clean and JPEG'd LR every step, a restoration CNN, chosen by round trip + Q90
+    config = TrainConfig.load(None, blocks=1, features=4, batch=2, patch=16, steps=2, val_images=1, val_crop=32,
+                              val_every=2, jpeg_aug=True, jpeg_mode="pair", restore=4)  # fmt: skip
+    net, meta = train(config, [data], log=lambda line: None)
+    assert net.restorer is not None and {"val_score", "val_jpeg90"} <= set(meta["best"])
     with pytest.raises(Exception, match="another"):
         train(TrainConfig.load(None, blocks=2, features=4, batch=2, patch=16, steps=4, val_images=1), [data],
               log=lambda line: None, run=run)  # fmt: skip
@@ -194,7 +218,8 @@ def test_bad_config_is_refused():
     from acutance.errors import OptionError
     from acutance.rescale.train import TrainConfig
 
-    for bad in ({"patch": 20}, {"z_train": "x"}, {"scale": 3}, {"nope": 1}):
+    for bad in ({"patch": 20}, {"z_train": "x"}, {"scale": 3}, {"nope": 1}, {"jpeg_mode": "x"}, {"init": "/nonexistent.onnx"},
+                {"top_blocks": -1}):
         with pytest.raises(OptionError):
             TrainConfig.load(None, **bad)
 

@@ -15,8 +15,10 @@ from acutance.rescale.runtime import down_path
 
 
 def context(net: InvRescaleNet) -> int:
-    """LR pixels of receptive field of the inverse: per block two subnets in a row of three 3x3 convolutions."""
-    return 6 * net.spec.blocks * net.spec.levels + 2
+    """LR pixels of receptive field of the upscaler: per block two subnets in a row of three 3x3 convolutions
+    (counted at the LR's size on every level, an overestimate for x4's first), plus the restoration CNN."""
+    blocks = sum(net.spec.level_blocks(level) for level in range(net.spec.levels))
+    return 6 * blocks + (3 if net.spec.restore else 0) + 2
 
 
 def export_pair(net: InvRescaleNet, path: str | os.PathLike, name: str, summary: str, extra: dict | None = None,

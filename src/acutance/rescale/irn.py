@@ -12,7 +12,12 @@ to float precision whatever the weights. x4 is two levels (12 then 48 channels),
 ``z`` is unknown: it is trained to follow N(0, 1) independently of the LR, and restored as zeros (its mean;
 the best guess in L2) or a sample.
 
-Sized for a CPU: the subnets are three 3x3 convolutions of ``features`` channels (IRN uses dense blocks).
+Sized for a CPU: the subnets are three 3x3 convolutions of ``features`` channels (IRN uses dense blocks); x4
+may have fewer blocks on its first (2x larger) level than on its second (``blocks`` / ``top_blocks``).
+
+``restore`` (optional, not invertible): a small residual CNN the upscaler applies to the LR before the inverse,
+trained on JPEG'd LRs to bring them back towards the LR the downscaler wrote (as SAIN's asymmetric part); it
+starts as the identity, and the bijection itself stays exact.
 """
 
 from __future__ import annotations
@@ -29,14 +34,20 @@ class IrnSpec:
     blocks: int = 4  # coupling blocks per level
     features: int = 32  # channels of each subnet's hidden convolutions
     clamp: float = 1.0  # bound of the log-scale of the affine coupling
+    top_blocks: int = 0  # x4: coupling blocks of the second level (0: ``blocks``)
+    restore: int = 0  # features of the upscaler's LR restoration CNN (0: none)
 
     def __post_init__(self) -> None:
-        if self.scale not in (2, 4) or self.blocks < 1 or self.features < 1 or not self.clamp > 0:
-            raise ValueError("IRN: scale 2 or 4, blocks >= 1, features >= 1, clamp > 0")
+        if (self.scale not in (2, 4) or self.blocks < 1 or self.features < 1 or not self.clamp > 0
+                or self.top_blocks < 0 or self.restore < 0):  # fmt: skip
+            raise ValueError("IRN: scale 2 or 4, blocks >= 1, features >= 1, clamp > 0, top_blocks and restore >= 0")
 
     @property
     def levels(self) -> int:
         return 1 if self.scale == 2 else 2
+
+    def level_blocks(self, level: int) -> int:
+        return self.top_blocks if level > 0 and self.top_blocks else self.blocks
 
 
 class Haar(nn.Module):
@@ -104,12 +115,13 @@ class InvRescaleNet(nn.Module):
         self.spec = spec
         ops: list[nn.Module] = []
         channels = 3
-        for _ in range(spec.levels):
+        for level in range(spec.levels):
             ops.append(Haar(channels))
             channels *= 4
-            ops += [Coupling(channels, 3, spec.features, spec.clamp) for _ in range(spec.blocks)]
+            ops += [Coupling(channels, 3, spec.features, spec.clamp) for _ in range(spec.level_blocks(level))]
         self.ops = nn.ModuleList(ops)
         self.z_channels = channels - 3
+        self.restorer = _subnet(3, 3, spec.restore) if spec.restore else None
 
     def hyper_parameters(self) -> dict:
         return asdict(self.spec)
@@ -128,6 +140,10 @@ class InvRescaleNet(nn.Module):
         if z is None:
             z = lr.new_zeros(lr.shape[0], self.z_channels, lr.shape[2], lr.shape[3])
         return self._run(torch.cat([lr * self.spec.scale, z], 1), True)
+
+    def restore_lr(self, lr: torch.Tensor) -> torch.Tensor:
+        """The LR the upscaler inverts: ``lr`` plus the restoration CNN's residual (``lr`` when there is none)."""
+        return lr if self.restorer is None else lr + self.restorer(lr)
 
 
 class Downscaler(nn.Module):
@@ -157,4 +173,4 @@ class Upscaler(nn.Module):
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         # zeros shaped from the input by ops (not Python ints), so the ONNX graph keeps H and W dynamic
         z = torch.zeros_like(lr[:, :1]).repeat(1, self.net.z_channels, 1, 1)
-        return torch.clamp(self.net.inverse(lr, z), 0, 1)
+        return torch.clamp(self.net.inverse(self.net.restore_lr(lr), z), 0, 1)

@@ -2,8 +2,9 @@
 
 PNG: a ``tEXt`` chunk ``acutance:rescale`` (JSON); JPEG, WebP, TIFF: the EXIF ImageDescription
 ``acutance:rescale {json}`` (a PNG keeps its EXIF too, but the chunk is what is read there). The tag is what
-``acutance upscale`` checks: an IRN LR upscaled with another model, or a plain LR with an IRN model, gets a
-notice (the result is still written); an IRN LR whose original was padded to the scale is cropped back.
+``acutance upscale``, ``acutance batch`` and the web page check (``match``): an IRN LR upscaled with another
+model, or a plain LR with an IRN model, gets a notice (the result is still written); an IRN LR whose original
+was padded to the scale is cropped back (``crop_to``).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ def tagged(image: Image, model: str, scale: int, size: tuple[int, int]) -> Image
     return dataclasses.replace(image, meta=meta)
 
 
-def read_tag(path: str | Path, image: Image | None = None) -> dict | None:
-    """The tag of an image file (None when it has none, or an unreadable one)."""
-    data = Path(path).read_bytes()
+def read_tag(path: str | Path, image: Image | None = None, data: bytes | None = None) -> dict | None:
+    """The tag of an image file, or of its bytes ``data`` (None when it has none, or an unreadable one)."""
+    data = Path(path).read_bytes() if data is None else data
     text = None
     from acutance.io import png_chunks
 
@@ -74,19 +75,37 @@ def is_rescaler(model: str) -> bool:
     return Path(model).name.removesuffix(".onnx").startswith("irn-")
 
 
-def check_upscale(path: str | Path, image: Image, model: str) -> tuple[int, int] | None:
-    """Warn (``ImageNotice``) when the LR's maker and the upscaling model do not belong together; return the
-    original (height, width) to crop the result to when an IRN pair matches, else None."""
-    tag = read_tag(path, image)
+def match(path: str | Path, image: Image, model: str, data: bytes | None = None) -> tuple[str | None, tuple[int, int] | None]:
+    """The upscale check of every front end: (a notice when the LR's maker and the upscaling model do not
+    belong together, else None; the original (height, width) to crop the result to when an IRN pair matches,
+    else None). ``path``: the file, or only its name when ``data`` holds its bytes."""
+    tag = read_tag(path, image, data)
     name = Path(model).name.removesuffix(".onnx")
     maker = tag["model"] if tag else None
+    notice = None
     if maker is not None and is_rescaler(maker) and maker != name:
-        warnings.warn(f"{Path(path).name} was downscaled by {maker}; upscale it with --model {maker} to restore "
-                      f"it (another model treats it as a plain LR)", ImageNotice, stacklevel=2)  # fmt: skip
+        notice = (f"{Path(path).name} was downscaled by {maker}; upscale it with --model {maker} to restore it "
+                  f"(another model treats it as a plain LR)")  # fmt: skip
     elif is_rescaler(name) and maker != name:
-        warnings.warn(f"{Path(path).name} was not downscaled by {name} ({'by ' + maker if maker else 'no tag'}); "
-                      f"{name} restores only its own LR images well", ImageNotice, stacklevel=2)  # fmt: skip
+        notice = (f"{Path(path).name} was not downscaled by {name} ({'by ' + maker if maker else 'no tag'}); "
+                  f"{name} restores only its own LR images well")  # fmt: skip
     if maker == name and isinstance(tag.get("size"), list) and len(tag["size"]) == 2:
         width, height = (int(v) for v in tag["size"])
-        return height, width
-    return None
+        return notice, (height, width)
+    return notice, None
+
+
+def check_upscale(path: str | Path, image: Image, model: str, data: bytes | None = None) -> tuple[int, int] | None:
+    """``match`` with its notice as a warning (``ImageNotice``); returns the crop."""
+    notice, crop = match(path, image, model, data)
+    if notice is not None:
+        warnings.warn(notice, ImageNotice, stacklevel=2)
+    return crop
+
+
+def crop_to(image: Image, crop: tuple[int, int] | None) -> Image:
+    """The upscaled ``image`` cropped to the original (height, width) of ``match`` (unchanged for None)."""
+    if crop is None:
+        return image
+    height, width = crop
+    return image.replace(image.rgb[:height, :width], None if image.alpha is None else image.alpha[:height, :width])

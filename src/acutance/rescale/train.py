@@ -10,7 +10,10 @@ Losses, IRN's (Xiao et al. 2020) with its weights rewritten for per-element mean
 - HR reconstruction ``rec * L1(inverse(Q(LR), z'), HR)``, ``Q`` 8-bit rounding straight-through, then (the
   ``robust`` variant) JPEG: per step the real codec (straight-through), the differentiable proxy, or none,
   at a quality drawn from ``[jpeg_min, jpeg_max]`` (MBRS's mix); ``z'`` zeros (``z_train = "zero"``, what
-  the shipped upscaler uses) or N(0, 1) samples (``"sample"``, IRN's choice);
+  the shipped upscaler uses) or N(0, 1) samples (``"sample"``, IRN's choice); ``jpeg_mode = "pair"``
+  instead reconstructs every step from both the clean LR and a JPEG'd one (the real codec and the proxy in
+  turn), the mean of the two L1s, so neither case is starved; a ``restore`` CNN in the upscaler then learns
+  to undo the JPEG before the inverse;
 - distribution matching ``ce * mean(z^2)``: IRN's ``sum(z^2) / batch``, the Gaussian's negative log-likelihood,
   which also makes z = 0 the right guess at upscaling time.
 """
@@ -34,7 +37,11 @@ class TrainConfig(OptionsFile):
     scale: int = 2
     blocks: int = 4
     features: int = 32
+    top_blocks: int = 0  # x4: blocks of the second level (0: ``blocks``)
+    restore: int = 0  # features of the upscaler's LR restoration CNN (0: none; for the robust variant)
+    init: str = ""  # an IRN pair's upscaler (.onnx) to start from: every weight whose name and shape match
     jpeg_aug: bool = False  # the robust variant
+    jpeg_mode: str = "mix"  # "mix": none / proxy / real codec per step (MBRS); "pair": clean and JPEG'd each step
     jpeg_min: int = 70
     jpeg_max: int = 95
     z_train: str = "zero"
@@ -55,6 +62,10 @@ class TrainConfig(OptionsFile):
 
     def check(self) -> None:
         self.spec()
+        if self.jpeg_mode not in ("mix", "pair"):
+            raise OptionError(f"jpeg_mode must be 'mix' or 'pair', got {self.jpeg_mode!r}")
+        if self.init and not Path(self.init).is_file():
+            raise OptionError(f"init {self.init}: no such file")
         if self.z_train not in ("zero", "sample"):
             raise OptionError(f"z_train must be 'zero' or 'sample', got {self.z_train!r}")
         if not 1 <= self.jpeg_min <= self.jpeg_max <= 100:
@@ -66,7 +77,7 @@ class TrainConfig(OptionsFile):
         from acutance.rescale.irn import IrnSpec
 
         try:
-            return IrnSpec(self.scale, self.blocks, self.features)
+            return IrnSpec(self.scale, self.blocks, self.features, top_blocks=self.top_blocks, restore=self.restore)
         except ValueError as error:
             raise OptionError(str(error)) from None
 
@@ -87,20 +98,52 @@ def round_trip(net, hr: np.ndarray, scale: int, jpeg_quality: int | None = None)
         lr = torch.round(net(x)[0].clamp(0, 1) * 255) / 255
         if jpeg_quality is not None:
             lr = jpeg_real(lr, jpeg_quality)
-        out = net.inverse(lr).clamp(0, 1)
+        out = net.inverse(net.restore_lr(lr)).clamp(0, 1)
     return out[0].numpy().transpose(1, 2, 0), lr[0].numpy().transpose(1, 2, 0)
 
 
-def validate(net, pairs, scale: int) -> dict:
+def validate(net, pairs, scale: int, jpeg: bool = False) -> dict:
+    """Held-out scores; the first is what the best state is chosen by: the round trip, or for the robust
+    variant the mean of the round trip and the round trip with the LR saved as JPEG Q90."""
     from acutance.metrics import psnr
     from acutance.metrics.sr_protocol import quantise
 
-    trip, thumb = [], []
+    trip, thumb, q90 = [], [], []
     for bicubic, hr in pairs:
         out, lr = round_trip(net, hr, scale)
         trip.append(psnr(hr, quantise(out), crop_border=scale, y_channel=True))
         thumb.append(psnr(bicubic, lr, y_channel=True))
-    return {"val_round_trip": round(float(np.mean(trip)), 3), "val_lr_vs_bicubic": round(float(np.mean(thumb)), 3)}
+        if jpeg:
+            q90.append(psnr(hr, quantise(round_trip(net, hr, scale, 90)[0]), crop_border=scale, y_channel=True))
+    scores = {"val_round_trip": round(float(np.mean(trip)), 3), "val_lr_vs_bicubic": round(float(np.mean(thumb)), 3)}
+    if jpeg:
+        scores = {"val_score": round(float(np.mean(trip) + np.mean(q90)) / 2, 3), **scores,
+                  "val_jpeg90": round(float(np.mean(q90)), 3)}  # fmt: skip
+    return scores
+
+
+def load_init(net, path: str) -> int:
+    """Copy into ``net`` the weights of an exported IRN upscaler that it has by name (an x2 pair's weights are
+    an x4's first level, if the blocks and features agree); returns how many tensors were copied."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    state = net.state_dict()
+    copied = 0
+    for tensor in onnx.load(path).graph.initializer:
+        name = tensor.name.removeprefix("net.")
+        if name not in state:
+            continue
+        if tuple(state[name].shape) != tuple(tensor.dims):
+            raise OptionError(f"init {path}: {name} is {tuple(tensor.dims)} there, {tuple(state[name].shape)} here "
+                              f"(another number of features?)")  # fmt: skip
+        state[name] = torch.from_numpy(numpy_helper.to_array(tensor).copy())
+        copied += 1
+    if not copied:
+        raise OptionError(f"init {path}: no weight of it fits this network")
+    net.load_state_dict(state)
+    return copied
 
 
 def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | None = None, progress: bool = False,
@@ -134,24 +177,27 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
         f"({len(held)} of them held out for validation are also sampled: the folder API has no exclusion), "
         f"{time.perf_counter() - start:.0f} s to load")  # fmt: skip
     net = InvRescaleNet(config.spec())
+    if config.init:  # the starting point only: a resumed run's checkpoint replaces it
+        log(f"started from {config.init}: {load_init(net, config.init)} weight tensors")
     rng = sampler.rng
 
     def losses(step: int) -> dict:
         lr_ref, hr = (torch.from_numpy(a) for a in sampler.batch(config.batch))
         lr, z = net(hr)
         low = quantise(lr)
+        lows = [low]
         if config.jpeg_aug:
-            kind = rng.integers(3)
             quality = int(rng.integers(config.jpeg_min, config.jpeg_max + 1))
-            if kind == 1:
-                low = jpeg_proxy(low, quality)
-            elif kind == 2:
-                low = jpeg_real(low, quality)
+            if config.jpeg_mode == "pair":
+                lows.append((jpeg_proxy if step % 2 else jpeg_real)(low, quality))
+            else:
+                kind = rng.integers(3)
+                lows = [low if kind == 0 else jpeg_proxy(low, quality) if kind == 1 else jpeg_real(low, quality)]
         z_back = torch.randn_like(z) if config.z_train == "sample" else None
-        restored = net.inverse(low, z_back)
+        rec = sum(torch.mean(torch.abs(net.inverse(net.restore_lr(x), z_back) - hr)) for x in lows) / len(lows)
         return {
             "fit": config.fit * torch.mean((lr - lr_ref) ** 2),
-            "rec": config.rec * torch.mean(torch.abs(restored - hr)),
+            "rec": config.rec * rec,
             "ce": config.ce * torch.mean(z**2),
         }
 
@@ -162,7 +208,7 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
     checkpoint, log_path = run_files(run) if run is not None else (None, None)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.99))
     result = fit(net, optimiser, losses, options, rng=None, checkpoint=checkpoint, log_path=log_path,
-                 config=asdict(config), validate=lambda model: validate(model, val_pairs, s), name=config.name,
+                 config=asdict(config), validate=lambda model: validate(model, val_pairs, s, config.jpeg_aug), name=config.name,
                  progress=progress, stop_after=stop_after, log=log, data_state=_RngState(rng))  # fmt: skip
     meta = {
         "config": asdict(config),
