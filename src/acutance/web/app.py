@@ -3,7 +3,8 @@
 API: ``GET /api/models``; ``POST /api/jobs`` (multipart: image, optional reference, model, scale,
 strength) -> 202 and a job id; ``GET /api/jobs/{id}`` status and metrics; ``GET /api/jobs/{id}/result``
 the file (what ``acutance upscale`` writes); ``GET /api/jobs/{id}/preview/{input|result}`` a picture the
-browser can show; ``DELETE /api/jobs/{id}`` forgets the job and cancels its work.
+browser can show; ``DELETE /api/jobs/{id}`` forgets the job and cancels its work. ``POST /api/inpaint``
+(multipart: image, mask, method, dilate) answers the image with the masked pixels filled.
 
 Every request is checked before any work: its ``Host`` must name this server (DNS rebinding), a
 state-changing request from a browser must come from this server's own page (its ``Origin``: CSRF), the
@@ -503,6 +504,66 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
         return await run_in_threadpool(_watermark_run, read)
 
+    # Inpainting: synchronous as watermarking, sharing its workers (`jobs` at a time) and its limit checks.
+    @app.post(
+        "/api/inpaint",
+        response_class=Response,
+        responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, 400: {}, 403: {}, 413: {}, 415: {}, 503: {}},
+    )
+    async def inpaint_image(
+        image: UploadFile = File(description="the image to repair"),
+        mask: UploadFile = File(description="the mask, the image's size: opaque (or, without transparency, "
+                                "white) pixels are filled; grey is thresholded at 50%"),
+        method: Literal["auto", "telea", "ns", "learned"] = Form("auto"),
+        dilate: int = Form(0, ge=0, le=64, description="grow the mask by this many pixels first"),
+    ) -> Response:
+        """The image with the masked pixels filled, every other pixel kept, in its own format and bit depth.
+
+        Headers: ``X-Acutance-Method`` (the method used; ``auto`` resolved), ``X-Acutance-Notice`` (e.g. an
+        empty mask: the input comes back unchanged), ``X-Acutance-Seconds``.
+        """
+        sizes = _declared_size(image, settings) + _declared_size(mask, settings)
+        with limits.using(settings.limits):
+            data = await _read_upload(image, settings)
+            width, height, _ = _check_header(data, image.filename or "upload")
+            mask_data = await _read_upload(mask, settings)
+            mask_w, mask_h, _ = _check_header(mask_data, mask.filename or "mask")
+            if (mask_w, mask_h) != (width, height):
+                raise HTTPException(400, f"the mask is {mask_w}x{mask_h} but the image is {width}x{height}")
+            _check(limits.check_memory, width * height * INPAINT_BYTES + sizes, f"inpainting {width}x{height}")
+
+        def fill() -> tuple[bytes, str, str, list[str], float]:
+            import time
+
+            from acutance.inpaint import choose_method, inpaint, prepare_mask
+            from acutance.inpaint.mask_file import dilate as grow
+            from acutance.inpaint.mask_file import is_binary, mask_values
+            from acutance.io import decode_image, encode_image
+
+            started = time.perf_counter()
+            source = decode_image(data, image.filename or "upload")
+            values = mask_values(decode_image(mask_data, mask.filename or "mask"))
+            notices = [] if is_binary(values) else ["the mask's grey pixels were thresholded at 50%"]
+            holes = grow(prepare_mask(values, source.rgb.shape), dilate)
+            used = "none"
+            if holes.any():
+                used = choose_method(holes) if method == "auto" else method
+                rgb = inpaint(source.rgb, holes, used)
+            else:
+                notices.append("the mask marks no pixel: the image is returned unchanged")
+                rgb = source.rgb
+            encoded = encode_image(source.replace(rgb, source.alpha), source.meta.format)
+            return encoded, source.meta.format, used, notices, time.perf_counter() - started
+
+        encoded, file_format, used, notices, seconds = await run_in_threadpool(_watermark_run, fill)
+        stem = (image.filename or "image").rsplit(".", 1)[0]
+        name = f"{stem}_inpaint{EXTENSIONS.get(file_format, '.png')}"
+        headers = {"Content-Disposition": f'attachment; filename="{_ascii_name(name)}"', "X-Acutance-Method": used,
+                   "X-Acutance-Seconds": f"{seconds:.3f}"}  # fmt: skip
+        if notices:
+            headers["X-Acutance-Notice"] = _ascii_name("; ".join(notices))
+        return Response(encoded, media_type=MEDIA_TYPES.get(file_format, "application/octet-stream"), headers=headers)
+
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
 
@@ -522,6 +583,9 @@ def _field_name(location) -> str:
 # Watermarking's working memory per pixel: the decoded float32 RGB and alpha (16), the embedding (measured
 # 32), the encoder's conversion (40), with a margin.
 WATERMARK_BYTES = 100
+# Inpainting's working memory per pixel: the decoded image, alpha and mask (24), the method (OpenCV: 8-bit
+# copies and a float result, 30; the learned path's own target is 1.5 GB at 3840x2160, 180), the encoder (40).
+INPAINT_BYTES = 250
 
 
 def _check(check, *args, **options):

@@ -54,6 +54,7 @@ function setFile(file) {
   $("drop-text").append(name, document.createElement("br"), `${fmtBytes(file.size)} · click or drop to change`);
   $("run").disabled = false;
   $("wm-embed").disabled = $("wm-detect").disabled = false;
+  document.dispatchEvent(new CustomEvent("acutance:file"));  // other panels (inpaint) follow the chosen file
   setStatus("Ready: choose a model and press Enhance.");
 }
 
@@ -131,6 +132,8 @@ const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
 async function showResult(job) {
   state.job = job;
+  paint.active = false;  // a job's result replaces the inpainting view
+  $("mask-canvas").hidden = true;
   setProgress(1);
   setStatus("Loading the comparison…");
   const [w, h] = job.output_size;
@@ -218,6 +221,163 @@ async function watermark(action) {
   }
 }
 
+// ------------------------------------------------------------------------------------------ inpaint
+// The mask is a canvas of the image's own size over it, painted in image pixels (the brush's size is on
+// screen, so it feels the same at every zoom); it is sent as a PNG whose opaque pixels are the holes.
+
+const paint = { active: false, mode: "brush", last: null, original: null, result: null };
+
+function ipStatus(text, kind = "") {
+  $("ip-status").textContent = text;
+  $("ip-status").className = `status ${kind}`;
+}
+
+function showSingle(url) {
+  // Both layers show the same picture while painting: no divider, the canvas on top.
+  return Promise.all([load($("after"), url), load($("before"), url)]).then(() => {
+    const img = $("after"), w = img.naturalWidth, h = img.naturalHeight;
+    for (const el of [$("after"), $("before")]) { el.style.width = `${w}px`; el.style.height = `${h}px`; }
+    return { w, h };
+  });
+}
+
+async function startPainting() {
+  if (!state.file) return ipStatus("Choose an image first.");
+  if (paint.original && paint.original.file !== state.file) {
+    URL.revokeObjectURL(paint.original.url);
+    paint.original = null;
+  }
+  if (!paint.original) {
+    const url = URL.createObjectURL(state.file);
+    let size;
+    try {
+      size = await showSingle(url);
+    } catch {
+      URL.revokeObjectURL(url);
+      return ipStatus("This browser cannot show this image; painting needs a PNG, JPEG, WebP or BMP.", "error");
+    }
+    paint.original = { file: state.file, url, ...size };
+    const canvas = $("mask-canvas");
+    canvas.width = size.w; canvas.height = size.h;  // a new, empty mask
+    canvas.style.width = `${size.w}px`; canvas.style.height = `${size.h}px`;
+    state.size = { w: size.w, h: size.h };
+    $("viewer").classList.remove("empty");
+    fit();
+  } else {
+    await showSingle(paint.original.url);
+    state.size = { w: paint.original.w, h: paint.original.h };
+    apply();
+  }
+  paint.active = true;
+  $("mask-canvas").hidden = false;
+  $("divider").hidden = true;
+  document.querySelectorAll(".tag").forEach((t) => (t.hidden = true));
+  $("ip-run").disabled = false;
+  ipStatus("Paint over what to remove, then press Remove.");
+}
+
+function setTool(mode) {
+  paint.mode = mode;
+  $("ip-brush").setAttribute("aria-pressed", String(mode === "brush"));
+  $("ip-eraser").setAttribute("aria-pressed", String(mode === "eraser"));
+  if (!paint.active) startPainting();
+}
+
+function strokeTo(e) {
+  const canvas = $("mask-canvas"), box = canvas.getBoundingClientRect();
+  const point = { x: ((e.clientX - box.left) * canvas.width) / box.width, y: ((e.clientY - box.top) * canvas.height) / box.height };
+  const ctx = canvas.getContext("2d");
+  ctx.globalCompositeOperation = paint.mode === "eraser" ? "destination-out" : "source-over";
+  ctx.strokeStyle = ctx.fillStyle = "rgb(255, 0, 0)";
+  ctx.lineWidth = Math.max(1, $("ip-size").value / state.view.z);
+  ctx.lineCap = ctx.lineJoin = "round";
+  ctx.beginPath();
+  const from = paint.last || point;
+  ctx.moveTo(from.x, from.y);
+  ctx.lineTo(point.x + (from === point ? 0.01 : 0), point.y);
+  ctx.stroke();
+  paint.last = point;
+}
+
+function setupPainting() {
+  const canvas = $("mask-canvas");
+  canvas.addEventListener("pointerdown", (e) => {
+    if (!paint.active || e.button !== 0 || e.shiftKey) return;  // shift-drag or another button pans, as elsewhere
+    e.stopPropagation();
+    canvas.setPointerCapture(e.pointerId);
+    paint.last = null;
+    strokeTo(e);
+  });
+  canvas.addEventListener("pointermove", (e) => { if (paint.last) { e.stopPropagation(); strokeTo(e); } });
+  const end = () => { paint.last = null; };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  $("ip-brush").addEventListener("click", () => setTool("brush"));
+  $("ip-eraser").addEventListener("click", () => setTool("eraser"));
+  $("ip-clear").addEventListener("click", () => {
+    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    if (!paint.active) startPainting();
+  });
+  $("ip-size").addEventListener("input", (e) => ($("ip-size-value").textContent = `${e.target.value} px`));
+  $("ip-run").addEventListener("click", removePainted);
+  $("inpaint").addEventListener("toggle", () => { if ($("inpaint").open && state.file) startPainting(); });
+  document.addEventListener("acutance:file", () => {
+    paint.active = false;
+    $("mask-canvas").hidden = true;
+    $("ip-download").hidden = true;
+    if ($("inpaint").open) startPainting();
+  });
+}
+
+function binaryMask(canvas) {
+  // The brush's antialiased edge, thresholded here as the server would: the mask sent is the mask painted.
+  const copy = document.createElement("canvas");
+  copy.width = canvas.width; copy.height = canvas.height;
+  const ctx = copy.getContext("2d");
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 3; i < pixels.data.length; i += 4) pixels.data[i] = pixels.data[i] >= 128 ? 255 : 0;
+  ctx.putImageData(pixels, 0, 0);
+  return new Promise((resolve) => copy.toBlob(resolve, "image/png"));
+}
+
+async function removePainted() {
+  if (!state.file || !paint.original) return;
+  const mask = await binaryMask($("mask-canvas"));
+  const form = new FormData();
+  form.append("image", state.file);
+  form.append("mask", mask, "mask.png");
+  form.append("method", $("ip-method").value);
+  $("ip-run").disabled = true;
+  ipStatus("Filling…");
+  try {
+    const response = await fetch("/api/inpaint", { method: "POST", body: form });
+    if (!response.ok) throw new Error(detail(await response.json().catch(() => ({})), response));
+    const blob = await response.blob();
+    if (paint.result) URL.revokeObjectURL(paint.result);
+    paint.result = URL.createObjectURL(blob);
+    await Promise.all([load($("after"), paint.result), load($("before"), paint.original.url)]);
+    paint.active = false;
+    $("mask-canvas").hidden = true;
+    $("divider").hidden = false;
+    document.querySelectorAll(".tag").forEach((t) => (t.hidden = false));
+    state.split = 0.5;
+    apply();
+    const name = (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/)?.[1] || "inpainted.png";
+    const link = $("ip-download");
+    link.href = paint.result;
+    link.download = name;
+    link.hidden = false;
+    const notice = response.headers.get("X-Acutance-Notice");
+    const seconds = Number(response.headers.get("X-Acutance-Seconds") || 0);
+    const method = response.headers.get("X-Acutance-Method");
+    ipStatus(`Done: ${method} in ${seconds.toFixed(2)} s.${notice ? ` Note: ${notice}.` : " Brush to paint more."}`, "ok");
+  } catch (error) {
+    ipStatus(error.message, "error");
+  } finally {
+    $("ip-run").disabled = false;
+  }
+}
+
 // ------------------------------------------------------------------- comparison: one view, two images
 
 function apply() {
@@ -297,4 +457,5 @@ $("wm-embed").addEventListener("click", () => watermark("embed"));
 $("wm-detect").addEventListener("click", () => watermark("detect"));
 setupDrop();
 setupViewer();
+setupPainting();
 loadModels().catch((error) => setStatus(`Cannot load the models: ${error.message}`, "error"));
