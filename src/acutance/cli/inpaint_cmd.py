@@ -96,7 +96,7 @@ class _Masks:
 
         if not is_image_path(path):
             raise AcutanceError(f"{path}: not an image file (a mask is a PNG, JPEG, WebP, TIFF or BMP image)")
-        return mask_values(read_image(path), str(path))
+        return mask_values(read_image(path))
 
     def for_input(self, image, source: Path, relative: Path):
         """(mask values HxW before thresholding, its name in messages, whether IN's alpha is the mask)."""

@@ -19,12 +19,12 @@ import numpy as np
 
 from acutance.inpaint.api import MaskError
 
-# A value this close to 0 or 1 is black or white: 8-bit masks saved by editors rarely hold exact extremes
-# only at antialiased edges, and those are exactly the grey pixels the notice is about.
+# Within one 8-bit step of 0 or 1 a value counts as black or white; anything between (antialiased edges, a
+# JPEG's ringing) is the grey the thresholding notice is about.
 _BINARY_TOLERANCE = 1.0 / 255.0
 
 
-def mask_values(image, name: str = "mask") -> np.ndarray:
+def mask_values(image) -> np.ndarray:
     """float32 HxW in [0, 1] (1 = fill) from a mask :class:`acutance.io.Image`, before thresholding."""
     alpha = image.alpha
     if alpha is not None and float(alpha.min()) < 1.0:

@@ -55,7 +55,7 @@ def build_stage(params: dict, context) -> _InpaintStage | _Unchanged:
         raise OptionError(f"--inpaint-method must be one of {', '.join(METHODS)}, got {method!r}")
     path = Path(params["mask"])
     name = f"--inpaint-mask {path.name}"
-    values = mask_values(read_image(path), name)
+    values = mask_values(read_image(path))
     if not is_binary(values):
         warnings.warn(f"{name} is not black and white: its grey pixels are thresholded at 50%", InpaintNotice,
                       stacklevel=2)  # fmt: skip
