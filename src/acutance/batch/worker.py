@@ -90,11 +90,18 @@ def process_bytes(data: bytes, name: str, file_format: str, options: EncodeOptio
     with using(options.limits):
         image = decode_image(data, name, first_frame=options.first_frame)  # size checked before the model loads
         model, loads = cached_model(options.model)
-        result = enhance_image(image, model, options.scale, tile=options.tile)
         # Notices go back to the driver, which prints them once above its progress bar. (catch_warnings is
         # process-wide: fine with one task per process or thread at a time, as every executor here runs.)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ImageNotice)
+            crop = None
+            if model.info.task == "upscale":  # an IRN LR and its upscaler belong together (else a notice)
+                from acutance.rescale.tag import check_upscale, crop_to
+
+                crop = check_upscale(name, image, options.model, data)
+            result = enhance_image(image, model, options.scale, tile=options.tile)
+            if crop is not None:
+                result = crop_to(result, crop)
             out = encode_image(result, file_format, bit_depth=options.bit_depth, quality=options.quality, name=name)
     notices = []
     for warning in caught:

@@ -363,8 +363,13 @@ class JobManager:
             checkpoint()  # between tiles: a deleted job stops here
             job.progress = 0.1 + 0.8 * done / max(total, 1)
 
+        notice = crop = None
+        if model.info.task == "upscale":  # an IRN LR and its upscaler belong together (else a note on the page)
+            from acutance.rescale.tag import crop_to, match
+
+            notice, crop = match(spec.filename, image, spec.model, spec.data)
         tile = tile_for(model.info, spec.scale, self.settings.tile)
-        result = enhance_image(image, model, spec.scale, tile=tile, on_tile=on_tile)
+        result = crop_to(enhance_image(image, model, spec.scale, tile=tile, on_tile=on_tile), crop)
         checkpoint()
         if spec.strength != 1.0:
             result = result.replace(apply_strength(image.rgb, result.rgb, spec.strength), result.alpha)
@@ -379,6 +384,8 @@ class JobManager:
         job.result_preview = job.result if shown else encode_image(written, "PNG", bit_depth=8)
         job.stage, job.progress = "measuring", 0.95
         job.metrics = self._metrics(spec, written.rgb, checkpoint)
+        if notice is not None:
+            job.metrics["notes"].insert(0, notice)
 
     def _metrics(self, spec: JobSpec, rgb: np.ndarray, checkpoint: Callable[[], None]) -> dict:
         """PSNR/SSIM against the reference if one was given; the no-reference score if available."""
