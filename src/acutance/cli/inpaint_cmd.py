@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rescale a mask of another size to the image's (otherwise a size mismatch is an error)",
     )
     add_output_arguments(parser)
+    for action in parser._actions:  # a hole is filled from the whole image: the shared --tile does not apply
+        if action.dest == "tile":
+            action.help = argparse.SUPPRESS
     add_limit_arguments(parser)
     parser.set_defaults(func=run)
 
