@@ -76,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="auto (default): telea for thin masks, learned for larger ones")
     holes.add_argument("--inpaint-dilate", type=int, default=0, metavar="N", help="grow the mask by N pixels first")
     holes.add_argument("--inpaint-resize-mask", action="store_true", help="rescale a mask of another size to the frames'")
+    looks = parser.add_argument_group("style", "a reference's colour look, one mapping per shot (see 'acutance style')")
+    looks.add_argument("--style", type=Path, metavar="REF", help="give every output frame REF's colour look")
+    looks.add_argument("--style-strength", type=float, default=1.0, metavar="S", help="0 = unchanged .. 1 = full (default)")
     add_limit_arguments(parser)  # per frame: --max-pixels for the input's, --max-output-pixels for the output's
     parser.set_defaults(func=run)
 
@@ -138,5 +141,9 @@ def _stages(args: argparse.Namespace, mark: str | None):
 
         yield StageSpec.of("inpaint", **stage_params(args.inpaint_mask, args.inpaint_method, args.inpaint_dilate,
                                                      args.inpaint_resize_mask))  # fmt: skip
+    if getattr(args, "style", None) is not None:
+        from acutance.grading.video import stage_params as style_params
+
+        yield StageSpec.of("style", **style_params(args.style, args.style_strength))
     if mark is not None:
         yield StageSpec.of("watermark", bits=mark, key=args.watermark_key, strength=args.watermark_strength)

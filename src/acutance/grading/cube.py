@@ -167,11 +167,8 @@ def read_cube(path: str | os.PathLike) -> CubeLut:
     return CubeLut(np.ascontiguousarray(lut.table, dtype=np.float32), domain, str(lut.name or ""))
 
 
-def write_cube(path: str | os.PathLike, table: np.ndarray, *, title: str = "acutance", overwrite: bool = False,
-               decimals: int = 6) -> Path:
-    """Write a 3D table ``[r, g, b, 3]`` (domain 0..1) as a ``.cube`` file, atomically."""
-    from acutance.io.files import atomic_write_bytes
-
+def cube_bytes(table: np.ndarray, *, title: str = "acutance", decimals: int = 6) -> bytes:
+    """A 3D table ``[r, g, b, 3]`` (domain 0..1) as the bytes of a ``.cube`` file (colour-science's writer)."""
     table = np.asarray(table, dtype=np.float64)
     if table.ndim != 4 or table.shape[3] != 3 or len(set(table.shape[:3])) != 1:
         raise LutError(f"a 3D LUT table must be N x N x N x 3, got {table.shape}")
@@ -179,8 +176,15 @@ def write_cube(path: str | os.PathLike, table: np.ndarray, *, title: str = "acut
     with tempfile.TemporaryDirectory() as folder:
         temp = Path(folder) / "lut.cube"
         colour.io.write_LUT(colour.LUT3D(table, name=title), str(temp), decimals=decimals)
-        data = temp.read_bytes()
-    return atomic_write_bytes(path, data, overwrite=overwrite)
+        return temp.read_bytes()
+
+
+def write_cube(path: str | os.PathLike, table: np.ndarray, *, title: str = "acutance", overwrite: bool = False,
+               decimals: int = 6) -> Path:
+    """Write a 3D table ``[r, g, b, 3]`` (domain 0..1) as a ``.cube`` file, atomically."""
+    from acutance.io.files import atomic_write_bytes
+
+    return atomic_write_bytes(path, cube_bytes(table, title=title, decimals=decimals), overwrite=overwrite)
 
 
 def _kernels():

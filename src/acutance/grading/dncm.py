@@ -90,7 +90,11 @@ class DncmEncoder:
 
     def tables(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(normalising T, stylising T) of one image, each ``4 x K x 3``."""
-        hidden = self._hidden(encoder_features(rgb))
+        return self.tables_from_features(encoder_features(rgb))
+
+    def tables_from_features(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The tables of ``encoder_features`` (or a mean of several images' features: a shot's)."""
+        hidden = self._hidden(features)
         base = identity_table(self.knots)
         shape = (INPUTS, self.knots, 3)
         n = base + (hidden @ self.normalise[0] + self.normalise[1]).reshape(shape)
@@ -134,40 +138,48 @@ def _load(path: str) -> DncmEncoder:
 # --------------------------------------------------------------------------------------------- mapping
 
 
+def packed_table(table: np.ndarray) -> np.ndarray:
+    """``T`` (4 x K x 3) as the kernel reads it: 4 x K x 6, each knot's value and its slope to the next knot
+    (0 at the last), so a curve is one multiply-add per output channel."""
+    slope = np.zeros_like(table)
+    slope[:, :-1] = table[:, 1:] - table[:, :-1]
+    return np.ascontiguousarray(np.concatenate([table, slope], -1), dtype=np.float32)
+
+
 def _kernel():
     import numba as nb
 
-    @nb.njit(inline="always", fastmath=True)
-    def curve(v, table, ch, knots):  # the hat-basis expansion of one input, dotted with its rows of T
-        v = min(max(v, 0.0), 1.0) * (knots - 1)
-        k = min(int(v), knots - 2)
-        w = v - k
-        return (
-            (1 - w) * table[ch, k, 0] + w * table[ch, k + 1, 0],
-            (1 - w) * table[ch, k, 1] + w * table[ch, k + 1, 1],
-            (1 - w) * table[ch, k, 2] + w * table[ch, k + 1, 2],
-        )
+    f32 = np.float32
 
     @nb.njit(inline="always", fastmath=True)
-    def stage(r, g, b, table, knots):
-        a0, a1, a2 = curve(r, table, 0, knots)
-        b0, b1, b2 = curve(g, table, 1, knots)
-        c0, c1, c2 = curve(b, table, 2, knots)
-        d0, d1, d2 = curve(0.299 * r + 0.587 * g + 0.114 * b, table, 3, knots)
+    def curve(v, table, ch, last):  # one input's piecewise-linear curves (3 outputs); float32 throughout
+        v = min(max(v, f32(0.0)), f32(1.0)) * last
+        k = min(int(v), int(last) - 1)
+        w = v - f32(k)
+        return (table[ch, k, 0] + w * table[ch, k, 3], table[ch, k, 1] + w * table[ch, k, 4],
+                table[ch, k, 2] + w * table[ch, k, 5])
+
+    @nb.njit(inline="always", fastmath=True)
+    def stage(r, g, b, table, last):
+        a0, a1, a2 = curve(r, table, 0, last)
+        b0, b1, b2 = curve(g, table, 1, last)
+        c0, c1, c2 = curve(b, table, 2, last)
+        d0, d1, d2 = curve(f32(0.299) * r + f32(0.587) * g + f32(0.114) * b, table, 3, last)
         return a0 + b0 + c0 + d0, a1 + b1 + c1 + d1, a2 + b2 + c2 + d2
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def apply(rgb, first, second, strength, out):
-        knots = first.shape[1]
+    def apply(rgb, first, second, strength, out):  # first, second: packed_table()s
+        last = f32(first.shape[1] - 1)
+        zero, one = f32(0.0), f32(1.0)
         for i in nb.prange(rgb.shape[0]):
             for j in range(rgb.shape[1]):
                 r, g, b = rgb[i, j, 0], rgb[i, j, 1], rgb[i, j, 2]
-                z0, z1, z2 = stage(r, g, b, first, knots)
-                y0, y1, y2 = stage(z0, z1, z2, second, knots)
+                z0, z1, z2 = stage(r, g, b, first, last)
+                y0, y1, y2 = stage(z0, z1, z2, second, last)
                 # the look is clipped to [0, 1] first, so any strength blends two valid images
-                out[i, j, 0] = r + strength * (min(max(y0, 0.0), 1.0) - r)
-                out[i, j, 1] = g + strength * (min(max(y1, 0.0), 1.0) - g)
-                out[i, j, 2] = b + strength * (min(max(y2, 0.0), 1.0) - b)
+                out[i, j, 0] = r + strength * (min(max(y0, zero), one) - r)
+                out[i, j, 1] = g + strength * (min(max(y1, zero), one) - g)
+                out[i, j, 2] = b + strength * (min(max(y2, zero), one) - b)
 
     return apply
 
@@ -185,11 +197,18 @@ class ColourMapping:
     normalise: np.ndarray  # 4 x K x 3
     stylise: np.ndarray  # 4 x K x 3
 
-    def apply(self, rgb: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_packed", (packed_table(self.normalise), packed_table(self.stylise)))
+
+    def apply(self, rgb: np.ndarray, strength: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+        """The look on ``rgb`` (``out``: an optional float32 array of the same shape to write into)."""
         check_rgb(rgb)
         check_strength(strength)
-        out = np.empty_like(rgb)
-        _apply_kernel()(np.ascontiguousarray(rgb), self.normalise, self.stylise, np.float32(strength), out)
+        if out is None:
+            out = np.empty_like(rgb)
+        elif out.shape != rgb.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise OptionError("out must be a C-contiguous float32 array of the input's shape")
+        _apply_kernel()(np.ascontiguousarray(rgb), *self._packed, np.float32(strength), out)
         return out
 
     def lut_table(self, size: int = 33, strength: float = 1.0) -> np.ndarray:

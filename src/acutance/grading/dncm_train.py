@@ -50,6 +50,8 @@ class DncmConfig(OptionsFile):
     consistency: float = 1.0
     cross: float = 0.0  # weight of the cross-image term (0: the paper's self-supervision only; see the docstring)
     plain: float = 0.2  # probability that a look is the unperturbed image
+    source_plain: float = -1.0  # the same for the cross term's input image (< 0: as ``plain``)
+    crop: float = 1.0  # each sample is a random crop of side fraction crop..1 of the image (1: the whole image)
     val_images: int = 24
     val_every: int = 500
     minutes: float = 0.0  # stop after this many minutes of training (0: none)
@@ -115,10 +117,22 @@ def to_arrays(net) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_thumbnails(files) -> list[np.ndarray]:
+def load_thumbnails(files, size: int = dncm.THUMB) -> list[np.ndarray]:
     from acutance.io import read_image
 
-    return [np.ascontiguousarray(dncm.thumbnail(read_image(path).rgb)) for path in files]
+    return [np.ascontiguousarray(dncm.thumbnail(read_image(path).rgb, size)) for path in files]
+
+
+def random_crop(image: np.ndarray, rng: np.random.Generator, smallest: float) -> np.ndarray:
+    """A random window (side fraction ``smallest``..1) as the encoder's thumbnail: different colour statistics
+    from the same picture, so the encoder cannot learn the 400-odd training images by heart."""
+    if smallest >= 1:
+        return dncm.thumbnail(image)
+    h, w = image.shape[:2]
+    fraction = rng.uniform(smallest, 1.0)
+    ch, cw = max(8, round(h * fraction)), max(8, round(w * fraction))
+    y, x = rng.integers(h - ch + 1), rng.integers(w - cw + 1)
+    return np.ascontiguousarray(dncm.thumbnail(image[y : y + ch, x : x + cw]))
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -151,20 +165,27 @@ def train(config: DncmConfig, data_dirs: list[Path], log=print, run: Path | None
     files = find_images(data_dirs, sort=True)
     start = time.perf_counter()
     held, rest = held_out_split(files, config.val_images)
-    thumbs, val = load_thumbnails(rest), validation_triples(load_thumbnails(held), config.seed)
+    # crops are taken from a larger thumbnail, so a crop still has THUMB pixels on its longest side
+    size = dncm.THUMB if config.crop >= 1 else round(dncm.THUMB / config.crop)
+    thumbs, val = load_thumbnails(rest, size), validation_triples(load_thumbnails(held), config.seed)
     log = log or (lambda line: None)
     log(f"DNCM: {len(thumbs)} training images, {len(val)} held out ({time.perf_counter() - start:.0f} s to load)")
     rng = np.random.default_rng(config.seed + 1)
     net = build_encoder(config)
 
-    def look(image: np.ndarray) -> np.ndarray:
-        return image if rng.random() < config.plain else random_look(image, rng)
+    source_plain = config.plain if config.source_plain < 0 else config.source_plain
+
+    def look(image: np.ndarray, plain: float = config.plain) -> np.ndarray:
+        return image if rng.random() < plain else random_look(image, rng)
+
+    def sample(index: int) -> np.ndarray:
+        return random_crop(thumbs[index], rng, config.crop)
 
     def losses(step: int) -> dict:
         chosen = rng.integers(len(thumbs), size=config.batch)
         feats, pix = [], []
         for index in chosen:
-            image = thumbs[index]
+            image = sample(index)
             pair = (look(image), look(image))
             flat = [p.reshape(-1, 3) for p in pair]
             take = rng.integers(flat[0].shape[0], size=config.pixels)
@@ -186,11 +207,12 @@ def train(config: DncmConfig, data_dirs: list[Path], log=print, run: Path | None
         feats, pix = [], []
         for _ in range(config.batch):
             a, b = rng.choice(len(thumbs), size=2, replace=False)
+            image_a, image_b = sample(a), sample(b)
             state = rng.bit_generator.state
-            styled_a = random_look(thumbs[a], rng)
+            styled_a = random_look(image_a, rng)
             rng.bit_generator.state = state  # the same look on B
-            target = random_look(thumbs[b], rng).reshape(-1, 3)
-            source = look(thumbs[b])
+            target = random_look(image_b, rng).reshape(-1, 3)
+            source = look(image_b, source_plain)
             feats += [dncm.encoder_features(source), dncm.encoder_features(styled_a)]
             take = rng.integers(target.shape[0], size=config.pixels)
             pix.append(np.stack([source.reshape(-1, 3)[take], target[take]]))

@@ -1,5 +1,6 @@
 """Random colour perturbations for DNCM's self-supervised training: random tone curves, white balance, HSL
-shifts, split-toning, film-like smooth 3D LUTs and channel mixing, composed at random.
+shifts, split-toning, film-like smooth 3D LUTs, channel mixing, and a colourist's primary tools (an ASC CDL
+grade with saturation, a pivoted contrast curve, a tinted desaturation), composed at random.
 
 Every function takes and returns ``float32 HxWx3 RGB in [0, 1]`` and draws only from the generator passed in,
 so a training run is reproduced by its seed. The benchmark's held-out looks (``benchmarks/colour.py``) are a
@@ -94,10 +95,44 @@ def channel_mix(rgb: np.ndarray, rng: np.random.Generator, strength: float = 1.0
     return np.clip(rgb @ mix.T.astype(np.float32), 0, 1)
 
 
-PERTURBATIONS = (curves, white_balance, hsl_shift, split_toning, film_lut, channel_mix)
+REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)  # the ASC CDL's saturation weights
 
 
-def random_look(rgb: np.ndarray, rng: np.random.Generator, probability: float = 0.5) -> np.ndarray:
+def primary_grade(rgb: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """An ASC CDL grade: per-channel slope, offset and power, then the CDL saturation."""
+    slope = np.exp(rng.normal(0.0, 0.15 * strength, 3)).astype(np.float32)
+    offset = rng.normal(0.0, 0.04 * strength, 3).astype(np.float32)
+    power = np.exp(rng.normal(0.0, 0.2 * strength, 3)).astype(np.float32)
+    out = np.clip(rgb * slope + offset, 0, 1) ** power
+    saturation = np.float32(np.exp(rng.normal(0.0, 0.4 * strength)))
+    y = (out @ REC709)[..., None]
+    return np.clip(y + saturation * (out - y), 0, 1).astype(np.float32)
+
+
+def contrast(rgb: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Contrast around a pivot: a power curve below it, the mirrored one above (an S for ``c`` > 1)."""
+    pivot = np.float32(rng.uniform(0.3, 0.6))
+    c = np.float32(np.exp(rng.normal(0.0, 0.4 * strength)))
+    x = np.clip(rgb, 0, 1)
+    low = pivot * (x / pivot) ** c
+    high = 1 - (1 - pivot) * ((1 - x) / (1 - pivot)) ** c
+    return np.where(x < pivot, low, high).astype(np.float32)
+
+
+def tinted_desaturation(rgb: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """A blend toward a tinted monochrome (duotone-like): ``amount`` of luma times a colour of luma 1."""
+    tint = np.exp(rng.normal(0.0, 0.12 * strength, 3)).astype(np.float32)
+    tint /= tint @ LUMA
+    amount = np.float32(min(1.0, rng.uniform(0.1, 0.8) * strength))
+    mono = luma(rgb)[..., None] * tint
+    return np.clip(rgb + amount * (mono - rgb), 0, 1).astype(np.float32)
+
+
+PERTURBATIONS = (curves, white_balance, hsl_shift, split_toning, film_lut, channel_mix, primary_grade, contrast,
+                 tinted_desaturation)
+
+
+def random_look(rgb: np.ndarray, rng: np.random.Generator, probability: float = 0.35) -> np.ndarray:
     """A random composition: each perturbation applied with ``probability``, at a random strength, in a random
     order (at least one)."""
     chosen = [f for f in PERTURBATIONS if rng.random() < probability] or [PERTURBATIONS[rng.integers(len(PERTURBATIONS))]]

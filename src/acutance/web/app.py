@@ -564,6 +564,83 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             headers["X-Acutance-Notice"] = _ascii_name("; ".join(notices))
         return Response(encoded, media_type=MEDIA_TYPES.get(file_format, "application/octet-stream"), headers=headers)
 
+    # Colour style (acutance.grading.dncm): synchronous as watermarking, sharing its workers and limit checks.
+    async def _style_inputs(image: UploadFile, reference: UploadFile, strength: float) -> tuple[bytes, bytes]:
+        if not (math.isfinite(strength) and 0 <= strength <= 1):
+            raise HTTPException(400, f"strength must be in 0..1, got {strength!r}")
+        sizes = _declared_size(image, settings) + _declared_size(reference, settings)
+        with limits.using(settings.limits):
+            data = await _read_upload(image, settings)
+            width, height, _ = _check_header(data, image.filename or "upload")
+            ref_data = await _read_upload(reference, settings)
+            ref_w, ref_h, _ = _check_header(ref_data, reference.filename or "reference")
+            pixels = width * height + ref_w * ref_h
+            _check(limits.check_memory, pixels * STYLE_BYTES + sizes, f"styling {width}x{height}")
+        return data, ref_data
+
+    def _style_mapping(data: bytes, ref_data: bytes, image: UploadFile, reference: UploadFile):
+        from acutance.grading.dncm import compute_mapping
+        from acutance.io import decode_image
+
+        source = decode_image(data, image.filename or "upload")
+        ref = decode_image(ref_data, reference.filename or "reference").rgb
+        return source, compute_mapping(source.rgb, ref)  # a grayscale reference: a 400 with the reason
+
+    @app.post(
+        "/api/style",
+        response_class=Response,
+        responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, 400: {}, 403: {}, 413: {}, 415: {}, 503: {}},
+    )
+    async def style_image(
+        image: UploadFile = File(description="the image to restyle"),
+        reference: UploadFile = File(description="the image whose colour look to take"),
+        strength: float = Form(1.0, description="0: unchanged .. 1: the full look"),
+    ) -> Response:
+        """The image with the reference's colour look (DNCM), in its own format and bit depth, alpha kept.
+
+        Header ``X-Acutance-Seconds``: the time taken."""
+        data, ref_data = await _style_inputs(image, reference, strength)
+
+        def restyle() -> tuple[bytes, str, float]:
+            import time
+
+            from acutance.io import encode_image
+
+            started = time.perf_counter()
+            source, mapping = _style_mapping(data, ref_data, image, reference)
+            styled = source.replace(mapping.apply(source.rgb, strength), source.alpha)
+            return encode_image(styled, source.meta.format), source.meta.format, time.perf_counter() - started
+
+        encoded, file_format, seconds = await run_in_threadpool(_watermark_run, restyle)
+        stem = (image.filename or "image").rsplit(".", 1)[0]
+        name = f"{stem}_style{EXTENSIONS.get(file_format, '.png')}"
+        return Response(encoded, media_type=MEDIA_TYPES.get(file_format, "application/octet-stream"),
+                        headers={"Content-Disposition": f'attachment; filename="{_ascii_name(name)}"',
+                                 "X-Acutance-Seconds": f"{seconds:.3f}"})  # fmt: skip
+
+    @app.post("/api/style/cube", response_class=Response,
+              responses={200: {"content": {"text/plain": {}}}, 400: {}, 403: {}, 413: {}, 415: {}, 503: {}})
+    async def style_cube(
+        image: UploadFile = File(description="the image the look is for"),
+        reference: UploadFile = File(description="the image whose colour look to take"),
+        strength: float = Form(1.0, description="0: unchanged .. 1: the full look"),
+        size: int = Form(33, ge=2, le=65, description="grid points per axis"),
+    ) -> Response:
+        """The same look as ``/api/style`` as an Adobe/Resolve ``.cube`` 3D LUT (for Resolve, Premiere, ffmpeg)."""
+        data, ref_data = await _style_inputs(image, reference, strength)
+
+        def export() -> bytes:
+            from acutance.grading.cube import cube_bytes
+
+            _, mapping = _style_mapping(data, ref_data, image, reference)
+            ref_stem = (reference.filename or "reference").rsplit(".", 1)[0]
+            return cube_bytes(mapping.lut_table(size, strength), title=f"acutance style {_ascii_name(ref_stem)}")
+
+        text = await run_in_threadpool(_watermark_run, export)
+        stem = (image.filename or "image").rsplit(".", 1)[0]
+        return Response(text, media_type="text/plain; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{_ascii_name(stem)}_look.cube"'})
+
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
 
@@ -586,6 +663,9 @@ WATERMARK_BYTES = 100
 # Inpainting's working memory per pixel: the decoded image, alpha and mask (24), the method (OpenCV: 8-bit
 # copies and a float result, 30; the learned path's own target is 1.5 GB at 3840x2160, 180), the encoder (40).
 INPAINT_BYTES = 250
+# Styling's working memory per pixel (the input's and the reference's): the decoded RGB and alpha (16), the
+# styled copy (12), the encoder's conversion (40), with a margin.
+STYLE_BYTES = 80
 
 
 def _check(check, *args, **options):

@@ -378,6 +378,80 @@ async function removePainted() {
   }
 }
 
+// -------------------------------------------------------------------------------------------- style
+// The styled image and its .cube come from two calls with the same fields; the comparison shows the input
+// (before) against the result (after) with the shared slider and zoom.
+
+const look = { result: null, cube: null, before: null };
+
+function stStatus(text, kind = "") {
+  $("st-status").textContent = text;
+  $("st-status").className = `status ${kind}`;
+}
+
+function styleReady() { $("st-run").disabled = !(state.file && $("st-ref").files[0]); }
+
+function swapUrl(key, blob) {
+  if (look[key]) URL.revokeObjectURL(look[key]);
+  look[key] = URL.createObjectURL(blob);
+  return look[key];
+}
+
+async function applyStyle() {
+  const reference = $("st-ref").files[0];
+  if (!state.file || !reference) return;
+  const form = () => {
+    const f = new FormData();
+    f.append("image", state.file);
+    f.append("reference", reference);
+    f.append("strength", String($("st-strength").value / 100));
+    return f;
+  };
+  $("st-run").disabled = true;
+  stStatus("Styling…");
+  try {
+    const [styled, cube] = await Promise.all([fetch("/api/style", { method: "POST", body: form() }),
+                                              fetch("/api/style/cube", { method: "POST", body: form() })]);
+    for (const response of [styled, cube])
+      if (!response.ok) throw new Error(detail(await response.json().catch(() => ({})), response));
+    const after = swapUrl("result", await styled.blob()), before = swapUrl("before", state.file);
+    await Promise.all([load($("after"), after), load($("before"), before)]);
+    paint.active = false;  // the style's result replaces the inpainting view
+    $("mask-canvas").hidden = true;
+    const w = $("after").naturalWidth, h = $("after").naturalHeight;
+    for (const img of [$("after"), $("before")]) { img.style.width = `${w}px`; img.style.height = `${h}px`; }
+    state.size = { w, h };
+    $("viewer").classList.remove("empty");
+    $("divider").hidden = false;
+    document.querySelectorAll(".tag").forEach((t) => (t.hidden = false));
+    state.split = 0.5;
+    fit();
+    const name = (response) => (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/)?.[1];
+    const result = $("st-download"), lut = $("st-cube");
+    result.href = after;
+    result.download = name(styled) || "styled.png";
+    lut.href = swapUrl("cube", await cube.blob());
+    lut.download = name(cube) || "look.cube";
+    result.hidden = lut.hidden = false;
+    const seconds = Number(styled.headers.get("X-Acutance-Seconds") || 0);
+    stStatus(`Done in ${seconds.toFixed(2)} s. The .cube holds the same look.`, "ok");
+  } catch (error) {
+    stStatus(error.message, "error");
+  } finally {
+    styleReady();
+  }
+}
+
+function setupStyle() {
+  $("st-ref").addEventListener("change", styleReady);
+  $("st-strength").addEventListener("input", (e) => ($("st-strength-value").textContent = `${e.target.value}%`));
+  $("st-run").addEventListener("click", applyStyle);
+  document.addEventListener("acutance:file", () => {
+    $("st-download").hidden = $("st-cube").hidden = true;
+    styleReady();
+  });
+}
+
 // ------------------------------------------------------------------- comparison: one view, two images
 
 function apply() {
@@ -458,4 +532,5 @@ $("wm-detect").addEventListener("click", () => watermark("detect"));
 setupDrop();
 setupViewer();
 setupPainting();
+setupStyle();
 loadModels().catch((error) => setStatus(`Cannot load the models: ${error.message}`, "error"));
