@@ -335,14 +335,18 @@ function binaryMask(canvas) {
   copy.width = canvas.width; copy.height = canvas.height;
   const ctx = copy.getContext("2d");
   const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-  for (let i = 3; i < pixels.data.length; i += 4) pixels.data[i] = pixels.data[i] >= 128 ? 255 : 0;
+  let left = canvas.width;  // the painted area's first column: the slider starts there
+  for (let i = 3; i < pixels.data.length; i += 4) {
+    pixels.data[i] = pixels.data[i] >= 128 ? 255 : 0;
+    if (pixels.data[i]) left = Math.min(left, ((i - 3) / 4) % canvas.width);
+  }
   ctx.putImageData(pixels, 0, 0);
-  return new Promise((resolve) => copy.toBlob(resolve, "image/png"));
+  return new Promise((resolve) => copy.toBlob((blob) => resolve({ blob, left }), "image/png"));
 }
 
 async function removePainted() {
   if (!state.file || !paint.original) return;
-  const mask = await binaryMask($("mask-canvas"));
+  const { blob: mask, left } = await binaryMask($("mask-canvas"));
   const form = new FormData();
   form.append("image", state.file);
   form.append("mask", mask, "mask.png");
@@ -360,7 +364,9 @@ async function removePainted() {
     $("mask-canvas").hidden = true;
     $("divider").hidden = false;
     document.querySelectorAll(".tag").forEach((t) => (t.hidden = false));
-    state.split = 0.5;
+    // The divider just left of the painted area, so the "after" side shows the repair.
+    const column = left < paint.original.w ? state.view.x + left * state.view.z - 8 : $("viewer").clientWidth / 2;
+    state.split = Math.min(Math.max(column / $("viewer").clientWidth, 0.02), 0.98);
     apply();
     const name = (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/)?.[1] || "inpainted.png";
     const link = $("ip-download");
