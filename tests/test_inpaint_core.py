@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -25,10 +26,10 @@ def _box_mask(height=96, width=128):
     return mask
 
 
-CLASSICAL = ["telea", "ns"]
+METHODS = ["telea", "ns", "learned", "auto"]
 
 
-@pytest.mark.parametrize("method", CLASSICAL)
+@pytest.mark.parametrize("method", METHODS)
 def test_outside_the_mask_is_bit_exact_and_inside_is_filled(method):
     rgb, mask = _image(), _box_mask()
     out = inpaint(rgb, mask, method)
@@ -95,3 +96,107 @@ def test_auto_takes_telea_for_thin_masks_and_the_network_for_thick_ones():
     thick[20:70, 30:90] = True
     assert choose_method(thin) == "telea"
     assert choose_method(thick) == "learned"
+
+
+def test_the_full_resolution_path_is_bit_exact_outside_and_transfers_texture():
+    """An image larger than low_res goes through the low-resolution network and the contextual residual
+    aggregation: outside the hole nothing changes; inside, the residuals add high frequencies that the
+    upsampled low-resolution fill alone lacks."""
+    height, width = 200, 328  # not multiples of the 32-pixel token: padding is exercised
+    rng = np.random.default_rng(1)
+    stripes = 0.5 + 0.4 * np.sin(np.arange(width, dtype=np.float32) * 2.2)  # a fine, regular texture
+    rgb = np.clip(np.repeat(stripes[None, :, None], height, 0).repeat(3, 2) + 0.02 * rng.random((height, width, 3)),
+                  0, 1).astype(np.float32)
+    hole = np.zeros((height, width), np.float32)
+    hole[60:140, 100:220] = 1
+    sharp = inpaint(rgb, hole, "learned", low_res=100)
+    flat = inpaint(rgb, hole, "learned", low_res=100, residuals=False)
+    keep = hole < 0.5
+    assert np.array_equal(sharp[keep], rgb[keep]) and np.array_equal(flat[keep], rgb[keep])
+
+    def detail(image):
+        inside = image[70:130, 110:210, 0]
+        return float(np.abs(np.diff(inside, axis=1)).mean())
+
+    assert detail(sharp) > 2 * detail(flat)
+
+
+def test_auto_follows_the_thickness_rule():
+    rgb = _image()
+    thin = np.zeros((96, 128), np.float32)
+    thin[40:44, 5:120] = 1
+    assert np.array_equal(inpaint(rgb, thin, "auto"), inpaint(rgb, thin, "telea"))
+    thick = _box_mask()
+    assert np.array_equal(inpaint(rgb, thick, "auto"), inpaint(rgb, thick, "learned"))
+
+
+def test_the_shipped_model_runs_without_torch():
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys, numpy as np\n"
+        "from acutance.inpaint import inpaint\n"
+        "rgb = np.random.default_rng(0).random((64, 96, 3), dtype=np.float32)\n"
+        "mask = np.zeros((64, 96), np.float32); mask[20:40, 30:70] = 1\n"
+        "out = inpaint(rgb, mask, 'learned')\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'changed': bool((out != rgb).any())}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"torch": False, "changed": True}
+
+
+def test_a_file_that_is_not_an_inpainting_model_is_refused(tmp_path):
+    from acutance.errors import ModelError
+
+    bad = tmp_path / "x.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(ModelError, match="not an ONNX model"):
+        inpaint(_image(), _box_mask(), "learned", model=bad)
+    with pytest.raises(ModelError, match="not an acutance inpainting model"):
+        from importlib import resources
+
+        inpaint(_image(), _box_mask(), "learned", model=resources.files("acutance") / "weights" / "compact-x2.onnx")
+
+
+def test_the_mask_generator_is_seeded_and_hits_its_bins():
+    from acutance.inpaint.masks import BENCH_BINS, KINDS, generate_mask
+
+    for area in BENCH_BINS:
+        for seed in range(6):
+            mask = generate_mask(120, 160, seed, area)
+            assert mask.dtype == bool and mask.shape == (120, 160)
+            assert area[0] <= mask.mean() < area[1]
+            assert np.array_equal(mask, generate_mask(120, 160, seed, area))
+    assert not np.array_equal(generate_mask(120, 160, 1, (0.2, 0.3)), generate_mask(120, 160, 2, (0.2, 0.3)))
+    for kind in KINDS:  # every shape alone can reach a medium bin
+        assert 0.1 <= generate_mask(120, 160, 0, (0.1, 0.2), kinds=(kind,)).mean() < 0.2
+    with pytest.raises(AcutanceError):
+        generate_mask(120, 160, 0, (0.5, 0.4))
+
+
+def test_the_recipe_lowers_the_loss_and_resumes_to_identical_weights(tmp_path):
+    torch = pytest.importorskip("torch")
+    from acutance.inpaint.net import InpaintNet
+    from acutance.inpaint.train import TrainConfig, train, validate, validation_set
+    from acutance.io import write_image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    y, x = np.mgrid[0:64, 0:80].astype(np.float32)
+    for i in range(5):  # stripes the push-pull fill blurs away and a network can learn to continue
+        stripes = 0.5 + 0.4 * np.sin(x * (0.5 + 0.1 * i) + y * 0.3)
+        write_image(data / f"{i}.png", np.repeat(stripes[:, :, None], 3, 2).astype(np.float32))
+    quiet = lambda *_: None  # noqa: E731
+    config = dict(width=8, blocks=1, steps=40, batch=2, crop=48, val_images=1, val_crop=48, val_every=20, lr=1e-2)
+    straight, meta = train(TrainConfig(**config), [data], log=quiet, run=tmp_path / "a")
+    train(TrainConfig(**config), [data], log=quiet, run=tmp_path / "b", stop_after=25)
+    resumed, _ = train(TrainConfig(**config), [data], log=quiet, run=tmp_path / "b")
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    pairs = validation_set(sorted(data.iterdir())[:1], 48)
+    untrained = InpaintNet(TrainConfig(**config).spec())  # the push-pull fill alone (last layer at zero)
+    assert meta["steps"] == 40
+    assert validate(straight, pairs)["val_hole_psnr"] > validate(untrained, pairs)["val_hole_psnr"]

@@ -351,6 +351,25 @@ def _run_irn(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------- inpaint
+
+
+def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, help="training steps (default: config or 20000)")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training (default: 60)")
+    _data_output(parser, "the ONNX file to write (.onnx)")
+    _resumable(parser)
+
+
+def _run_inpaint(args: argparse.Namespace) -> int:
+    from acutance.inpaint.train import TrainConfig, export, train
+
+    flags = {"steps": args.steps, "time_limit_min": args.minutes}
+    net, meta = _trained(args, train, lambda: TrainConfig.load(args.config, **flags), "inpaint")
+    print(f"wrote {export(net, meta, args.output, overwrite=args.overwrite)} (held-out {meta['best']})")
+    return 0
+
+
 # name: (one-line help, description, arguments, run); the order of --help
 _METHODS = {
     "raisr": (
@@ -463,5 +482,16 @@ _METHODS = {
         ),
         _irn_arguments,
         _run_irn,
+    ),
+    "inpaint": (
+        "train the inpainting network (gated convolutions + attention) on clean images",
+        (
+            "Train the learned inpainter of 'acutance inpaint' with torch on the CPU: random crops of the "
+            "images under --data with seeded LaMa-style masks (strokes, boxes, blobs), L1 inside and outside "
+            "the hole; the first images (sorted) are held out. Writes an ONNX file (-o) run by onnxruntime. "
+            "See docs/inpaint.md. Resumable from the run folder."
+        ),
+        _inpaint_arguments,
+        _run_inpaint,
     ),
 }

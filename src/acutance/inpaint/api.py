@@ -106,6 +106,7 @@ def inpaint(rgb: np.ndarray, mask: np.ndarray, method: str = "auto", **options) 
         from acutance.inpaint.runtime import inpaint_learned
 
         filled = inpaint_learned(rgb, fill, **options)
+    np.clip(filled, 0.0, 1.0, out=filled)
     out = rgb.copy()
-    out[fill] = np.clip(filled[fill], 0.0, 1.0)
+    np.copyto(out, filled, where=fill[:, :, None])  # only the hole's pixels change
     return out
