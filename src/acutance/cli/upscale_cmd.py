@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--detail", type=float, metavar="0..1",
         help="real-x4 only: 0 = the fidelity weights, 1 = the GAN weights (more texture); in between blends them",
     )
+    parser.add_argument(
+        "--post", choices=("antialias",),
+        help="after the model: 'antialias' removes its jaggies with aa-x1 (see 'acutance antialias'; output named ..._aa)",
+    )
     add_output_arguments(parser)
     add_limit_arguments(parser)
     # The face defaults are acutance.faces.enhance's; they are filled in by run() only when --face-enhance
@@ -186,6 +190,11 @@ def run(args: argparse.Namespace) -> int:
             outscale = None
     args.run_outscale = outscale
     tag = f"{model.info.name}_x{(outscale or scale):g}"
+    if getattr(args, "post", None) == "antialias":
+        from acutance.antialias.api import method_function
+
+        args.post_runner = method_function("aa-x1")  # loaded once for a whole folder
+        tag += "_aa"
     if args.face_enhance:
         from acutance.cli.faces_cmd import check_face_arguments, face_enhancer
 
@@ -261,6 +270,11 @@ def _process(source: Path, target: Path, args: argparse.Namespace, model, scale:
             bar.close()
     if crop is not None:  # an IRN original padded to the scale: cropped back
         result = result.replace(result.rgb[: crop[0], : crop[1]], None if result.alpha is None else result.alpha[: crop[0], : crop[1]])
+    post = getattr(args, "post_runner", None)
+    if post is not None:  # on the model's output, before faces are pasted back
+        import numpy as np
+
+        result = result.replace(np.clip(post(result.rgb), 0.0, 1.0), result.alpha)
     face_runner = getattr(args, "face_runner", None)
     if face_runner is not None:
         from acutance.cli.faces_cmd import print_notices

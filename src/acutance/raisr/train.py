@@ -172,8 +172,11 @@ def _symmetries():
     return out
 
 
-def augment(acc: Accumulator, params: HashParams, kind: str, scale: int) -> Accumulator:
-    """The 8-fold flip/rotate augmentation of accumulated normal equations (see the module docstring)."""
+def augment(acc: Accumulator, params: HashParams, kind: str, scale: int, symmetries=None) -> Accumulator:
+    """The 8-fold flip/rotate augmentation of accumulated normal equations (see the module docstring).
+
+    symmetries: (transform, angle-bin map) pairs of another angle binning (default ``_symmetries()``).
+    """
     k, n_types = acc.k, params.n_types
     taps = np.arange(k * k).reshape(k, k)
     out_block = int(round(np.sqrt(acc.outputs)))
@@ -183,7 +186,7 @@ def augment(acc: Accumulator, params: HashParams, kind: str, scale: int) -> Accu
     key, pixel_type = np.divmod(bucket, n_types)
     rest, angle = key % (params.n_strength * params.n_coherence), key // (params.n_strength * params.n_coherence)
     result = Accumulator(acc.n_buckets, k, acc.outputs)
-    for transform, angle_map in _symmetries():
+    for transform, angle_map in symmetries or _symmetries():
         p = transform(taps).ravel()
         r = transform(outputs).ravel() if kind == "shuffle" else np.zeros(1, int)
         new_type = np.argsort(transform(types).ravel())[pixel_type]
