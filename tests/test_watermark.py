@@ -175,3 +175,16 @@ def test_cli_embed_and_detect_files_and_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "payload too long" in err and "too small" in err and err.count("acutance: error:") == 3
     assert not (tmp_path / "a.png").exists() and not (tmp_path / "small_wm.png").exists()
+
+
+def test_smooth_images_keep_ssim_above_0_98():
+    # a sky-like image: the PSNR-sized mark would cost more SSIM here than on texture; the guard scales it
+    from acutance.contract import to_uint
+    from acutance.metrics import ssim
+
+    yy, xx = np.mgrid[0:384, 0:512].astype(np.float32)
+    sky = np.stack([0.35 + 0.3 * yy / 384, 0.5 + 0.2 * yy / 384, 0.8 + 0.1 * xx / 512], -1)
+    sky = np.clip(sky + natural((384, 512), 3) * 0.03 - 0.015, 0, 1).astype(np.float32)
+    out = to_uint(embed(sky, b"\x01\x23\x45\x67\x89\xab\xcd\xef", "secret"), 8).astype(np.float32) / 255
+    assert ssim(sky, out, y_channel=True) >= 0.98
+    assert detect(out, "secret").payload == b"\x01\x23\x45\x67\x89\xab\xcd\xef"

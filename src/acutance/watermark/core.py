@@ -33,6 +33,8 @@ from acutance.watermark.pattern import BAND, TILE, patterns
 
 MIN_SIZE = 128  # one whole tile; geometry is recovered from two periods or more (256 pixels)
 AMPLITUDE = 2.9 / 255  # RMS luma change at strength 1 (Y-PSNR about 40.3 dB)
+# SSIM loss of the default mark at most this (the metric's SSIM >= 0.98 with room for 8-bit rounding)
+SSIM_LOSS = 0.0195
 _MASK_FLOOR = 2.0 / 255  # local contrast added to the mask, so flat areas still carry a little
 _LATTICE_CANDIDATES = 2
 # the coherent geometry search (when the autocorrelation shows no lattice): its range, crop and candidates
@@ -113,8 +115,33 @@ def embed(rgb: np.ndarray, payload: bytes, key: str | int, strength: float = 1.0
     tile = patterns(key, profile).tile(code.encode(bytes(payload), profile))
     height, width = rgb.shape[:2]
     wave = np.tile(tile, (-(-height // TILE), -(-width // TILE)))[:height, :width]
-    delta = wave * perceptual_mask(luma(rgb)) * np.float32(AMPLITUDE * strength)
+    y = luma(rgb)
+    delta = wave * perceptual_mask(y) * np.float32(AMPLITUDE)
+    delta *= np.float32(strength * ssim_guard(y, delta))
     return np.clip(rgb + delta[:, :, None], 0.0, 1.0)
+
+
+def _ssim_y(y: np.ndarray, z: np.ndarray) -> float:
+    """Mean SSIM of two lumas in [0, 1] (Wang et al.'s 11x11 Gaussian window, sigma 1.5), in OpenCV."""
+    c1, c2 = np.float32(0.01**2), np.float32(0.03**2)
+    blur = lambda a: cv2.GaussianBlur(a, (11, 11), 1.5)  # noqa: E731
+    mu_y, mu_z = blur(y), blur(z)
+    var_y, var_z, cov = blur(y * y) - mu_y * mu_y, blur(z * z) - mu_z * mu_z, blur(y * z) - mu_y * mu_z
+    ssim = ((2 * mu_y * mu_z + c1) * (2 * cov + c2)) / ((mu_y * mu_y + mu_z * mu_z + c1) * (var_y + var_z + c2))
+    return float(ssim[5:-5, 5:-5].mean())
+
+
+def ssim_guard(y: np.ndarray, delta: np.ndarray) -> float:
+    """The factor (<= 1) on the default mark that keeps its SSIM loss within SSIM_LOSS. On smooth images
+    (sky, skin) the PSNR-sized mark costs more SSIM than on textured ones; for small changes the loss grows
+    with the square of the amplitude, so one square root finds the factor (checked once more)."""
+    factor = 1.0
+    for _ in range(2):
+        loss = 1.0 - _ssim_y(y, y + delta * np.float32(factor))
+        if loss <= SSIM_LOSS:
+            break
+        factor *= math.sqrt(SSIM_LOSS / loss) * 0.995
+    return factor
 
 
 # --------------------------------------------------------------------------------------------- detection
