@@ -157,7 +157,27 @@ def test_baselines():
     np.testing.assert_allclose(np.sort(matched[..., 2].ravel()), np.sort(ref[..., 2].ravel()), atol=0.02)
 
 
-def test_trainer_resumes_to_the_same_weights(tmp_path, torch_one_thread):
+def test_broad_looks_and_crops():
+    from acutance.grading.dncm_train import DncmConfig, random_crop
+    from acutance.grading.perturb import FAMILIES, random_look
+
+    image = smooth_test_image(96, 128, seed=3)
+    rng = np.random.default_rng(0)
+    for function in FAMILIES["broad"][0]:
+        out = function(image, rng, 1.3)
+        assert out.dtype == np.float32 and out.shape == image.shape and 0 <= out.min() and out.max() <= 1
+    looks = [random_look(image, np.random.default_rng(s), "broad") for s in range(4)]
+    assert all(float(np.abs(look - image).mean()) > 1e-3 for look in looks)
+    np.testing.assert_array_equal(looks[0], random_look(image, np.random.default_rng(0), "broad"))
+    crop = random_crop(image, np.random.default_rng(1), 0.5)
+    assert max(crop.shape[:2]) == dncm.THUMB and crop.dtype == np.float32
+    for bad in ({"looks": "wild"}, {"crop": 0.0}):
+        with pytest.raises(OptionError):
+            DncmConfig(**bad).check()
+
+
+@pytest.mark.parametrize("options", [{}, {"looks": "broad", "crop": 0.5, "source_plain": 0.5}])
+def test_trainer_resumes_to_the_same_weights(tmp_path, torch_one_thread, options):
     pytest.importorskip("torch")
     from acutance.grading.dncm_train import DncmConfig, train
 
@@ -165,7 +185,8 @@ def test_trainer_resumes_to_the_same_weights(tmp_path, torch_one_thread):
     data.mkdir()
     for i in range(6):
         Image.fromarray(np.round(smooth_test_image(40, 48, seed=i) * 255).astype(np.uint8)).save(data / f"{i}.png")
-    config = DncmConfig(steps=4, batch=2, pixels=64, hidden=8, hidden_layers=1, val_images=2, val_every=2, cross=1.0)
+    config = DncmConfig(steps=4, batch=2, pixels=64, hidden=8, hidden_layers=1, val_images=2, val_every=2, cross=1.0,
+                        **options)
     whole, _ = train(config, [data], log=None, run=tmp_path / "a")
     train(config, [data], log=None, run=tmp_path / "b", stop_after=2)
     resumed, meta = train(config, [data], log=None, run=tmp_path / "b")

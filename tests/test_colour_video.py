@@ -110,3 +110,39 @@ def test_stage_params_and_build(tmp_path):
         stage_params(tmp_path / "missing.png")
     with pytest.raises(OptionError, match="strength"):
         stage_params(ref, 1.5)
+
+
+def test_cli_end_to_end_and_resume(tmp_path, capsys):
+    """``acutance video --style`` on an encoded static clip; an interrupted run resumes to the same frames."""
+    import av
+
+    from acutance.cli.main import main
+    from acutance.io import write_image
+    from acutance.video import VideoOptions, enhance_video
+    from acutance.video.encode import write_clip
+    from acutance.video.enhance import VideoInterrupted
+    from acutance.video.stages import StageSpec
+
+    clip = write_clip(tmp_path / "still.mkv", static_clip(14), crf=18, preset="ultrafast")
+    ref = write_image(tmp_path / "ref.png", reference())
+    out = tmp_path / "out.mkv"
+    code = main(["video", str(clip), "-o", str(out), "--model", "none", "--style", str(ref), "--style-strength", "0.8"])
+    assert code == 0, capsys.readouterr().err
+
+    def planes(path):
+        with av.open(str(path)) as container:
+            return [f.to_ndarray() for f in container.decode(container.streams.video[0])]
+
+    styled, source = planes(out), planes(clip)
+    assert len(styled) == 14 and np.abs(styled[3].astype(int) - source[3]).mean() > 1
+    options = VideoOptions(model="none", segment_frames=5, stages=(StageSpec.of("style", **stage_params(ref, 0.8)),))
+    target = tmp_path / "resumed.mkv"
+    with pytest.raises(VideoInterrupted):
+        enhance_video(clip, target, options, progress=False, stop_after_frames=7)
+    assert enhance_video(clip, target, options, progress=False).reused_segments == 1
+    whole = enhance_video(clip, tmp_path / "whole.mkv", options, progress=False).output  # same segments
+    first, second = planes(whole), planes(target)
+    assert len(first) == len(second) == 14 and all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert main(["video", str(clip), "-o", str(tmp_path / "x.mkv"), "--model", "none", "--style",
+                 str(tmp_path / "missing.png")]) != 0  # fmt: skip
+    assert "no such file" in capsys.readouterr().err

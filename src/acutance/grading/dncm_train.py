@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from acutance.grading import dncm
-from acutance.grading.perturb import random_look
+from acutance.grading.perturb import FAMILIES, random_look
 from acutance.errors import OptionError
 from acutance.options import OptionsFile
 
@@ -51,6 +51,7 @@ class DncmConfig(OptionsFile):
     cross: float = 0.0  # weight of the cross-image term (0: the paper's self-supervision only; see the docstring)
     plain: float = 0.2  # probability that a look is the unperturbed image
     source_plain: float = -1.0  # the same for the cross term's input image (< 0: as ``plain``)
+    looks: str = "basic"  # the perturbation family (acutance.grading.perturb.FAMILIES): "basic" or "broad"
     crop: float = 1.0  # each sample is a random crop of side fraction crop..1 of the image (1: the whole image)
     val_images: int = 24
     val_every: int = 500
@@ -63,6 +64,10 @@ class DncmConfig(OptionsFile):
             raise OptionError("knots >= 2, hidden >= 1 and hidden_layers >= 1 are required")
         if self.steps < 1 or self.batch < 1 or self.pixels < 1 or self.val_images < 2:
             raise OptionError("steps, batch, pixels >= 1 and val_images >= 2 are required")
+        if self.looks not in FAMILIES:
+            raise OptionError(f"looks must be one of {', '.join(FAMILIES)}, got {self.looks!r}")
+        if not 0 < self.crop <= 1:
+            raise OptionError(f"crop must be in (0, 1], got {self.crop}")
 
 
 def build_encoder(config: DncmConfig):
@@ -139,15 +144,15 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / max(float(np.mean((a - b) ** 2)), 1e-12)))
 
 
-def validation_triples(thumbs, seed: int):
+def validation_triples(thumbs, seed: int, family: str = "basic"):
     """(input, reference, ground truth): reference = look(A), ground truth = look(B), input = B."""
     rng = np.random.default_rng(seed + 7)
     triples = []
     for a, b in zip(thumbs, thumbs[1:] + thumbs[:1]):
         state = rng.bit_generator.state
-        ref = random_look(a, rng)
+        ref = random_look(a, rng, family)
         rng.bit_generator.state = state  # the same look on both
-        triples.append((b, ref, random_look(b, rng)))
+        triples.append((b, ref, random_look(b, rng, family)))
     return triples
 
 
@@ -167,7 +172,7 @@ def train(config: DncmConfig, data_dirs: list[Path], log=print, run: Path | None
     held, rest = held_out_split(files, config.val_images)
     # crops are taken from a larger thumbnail, so a crop still has THUMB pixels on its longest side
     size = dncm.THUMB if config.crop >= 1 else round(dncm.THUMB / config.crop)
-    thumbs, val = load_thumbnails(rest, size), validation_triples(load_thumbnails(held), config.seed)
+    thumbs, val = load_thumbnails(rest, size), validation_triples(load_thumbnails(held), config.seed, config.looks)
     log = log or (lambda line: None)
     log(f"DNCM: {len(thumbs)} training images, {len(val)} held out ({time.perf_counter() - start:.0f} s to load)")
     rng = np.random.default_rng(config.seed + 1)
@@ -176,7 +181,7 @@ def train(config: DncmConfig, data_dirs: list[Path], log=print, run: Path | None
     source_plain = config.plain if config.source_plain < 0 else config.source_plain
 
     def look(image: np.ndarray, plain: float = config.plain) -> np.ndarray:
-        return image if rng.random() < plain else random_look(image, rng)
+        return image if rng.random() < plain else random_look(image, rng, config.looks)
 
     def sample(index: int) -> np.ndarray:
         return random_crop(thumbs[index], rng, config.crop)
@@ -209,9 +214,9 @@ def train(config: DncmConfig, data_dirs: list[Path], log=print, run: Path | None
             a, b = rng.choice(len(thumbs), size=2, replace=False)
             image_a, image_b = sample(a), sample(b)
             state = rng.bit_generator.state
-            styled_a = random_look(image_a, rng)
+            styled_a = random_look(image_a, rng, config.looks)
             rng.bit_generator.state = state  # the same look on B
-            target = random_look(image_b, rng).reshape(-1, 3)
+            target = random_look(image_b, rng, config.looks).reshape(-1, 3)
             source = look(image_b, source_plain)
             feats += [dncm.encoder_features(source), dncm.encoder_features(styled_a)]
             take = rng.integers(target.shape[0], size=config.pixels)

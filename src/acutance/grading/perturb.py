@@ -128,14 +128,17 @@ def tinted_desaturation(rgb: np.ndarray, rng: np.random.Generator, strength: flo
     return np.clip(rgb + amount * (mono - rgb), 0, 1).astype(np.float32)
 
 
-PERTURBATIONS = (curves, white_balance, hsl_shift, split_toning, film_lut, channel_mix, primary_grade, contrast,
-                 tinted_desaturation)
+PERTURBATIONS = (curves, white_balance, hsl_shift, split_toning, film_lut, channel_mix)
+# "broad": with a colourist's primaries too, each drawn less often (about three per look, as "basic")
+FAMILIES = {"basic": (PERTURBATIONS, 0.5),
+            "broad": (PERTURBATIONS + (primary_grade, contrast, tinted_desaturation), 0.35)}
 
 
-def random_look(rgb: np.ndarray, rng: np.random.Generator, probability: float = 0.35) -> np.ndarray:
-    """A random composition: each perturbation applied with ``probability``, at a random strength, in a random
-    order (at least one)."""
-    chosen = [f for f in PERTURBATIONS if rng.random() < probability] or [PERTURBATIONS[rng.integers(len(PERTURBATIONS))]]
+def random_look(rgb: np.ndarray, rng: np.random.Generator, family: str = "basic") -> np.ndarray:
+    """A random composition of the ``family``'s perturbations: each applied with the family's probability, at a
+    random strength, in a random order (at least one)."""
+    functions, probability = FAMILIES[family]
+    chosen = [f for f in functions if rng.random() < probability] or [functions[rng.integers(len(functions))]]
     out = rgb
     for index in rng.permutation(len(chosen)):
         out = chosen[index](out, rng, float(rng.uniform(0.3, 1.3)))
