@@ -76,6 +76,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="auto (default): telea for thin masks, learned for larger ones")
     holes.add_argument("--inpaint-dilate", type=int, default=0, metavar="N", help="grow the mask by N pixels first")
     holes.add_argument("--inpaint-resize-mask", action="store_true", help="rescale a mask of another size to the frames'")
+    parser.add_argument(
+        "--pre-encode", type=_pre_encode_level, metavar="auto|LEVEL",
+        help="sharpen for the encoder: auto = a level per scene from its frequency content, or a fixed level "
+        "0 (none)..5 (see docs/pre_encode.md)",
+    )
     looks = parser.add_argument_group("style", "a reference's colour look, one mapping per shot (see 'acutance style')")
     looks.add_argument("--style", type=Path, metavar="REF", help="give every output frame REF's colour look")
     looks.add_argument("--style-strength", type=float, default=1.0, metavar="S", help="0 = unchanged .. 1 = full (default)")
@@ -132,6 +137,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pre_encode_level(text: str):
+    if text == "auto":
+        return text
+    if text.isdigit() and 0 <= int(text) <= 5:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"must be 'auto' or a level 0..5, got {text!r}")
+
+
 def _stages(args: argparse.Namespace, mark: str | None):
     """The per-frame stages the flags ask for (acutance.video.stages runs them in its table's order)."""
     from acutance.video.stages import StageSpec
@@ -141,6 +154,13 @@ def _stages(args: argparse.Namespace, mark: str | None):
 
         yield StageSpec.of("inpaint", **stage_params(args.inpaint_mask, args.inpaint_method, args.inpaint_dilate,
                                                      args.inpaint_resize_mask))  # fmt: skip
+    if getattr(args, "pre_encode", None) is not None:
+        if args.pre_encode == "auto":  # scene analysis needs a few frames: refuse a shorter clip up front
+            from acutance.preencode.video import check_clip_frames
+            from acutance.video.probe import probe
+
+            check_clip_frames(probe(args.input).estimated_frames())
+        yield StageSpec.of("pre-encode", level=args.pre_encode)
     if getattr(args, "style", None) is not None:
         from acutance.grading.video import stage_params as style_params
 

@@ -26,6 +26,7 @@ from acutance.video.errors import VideoReadError, VideoWriteError
 from acutance.video.probe import main_video_stream, open_input, probe
 
 VMAF_MODEL = "version=vmaf_v0.6.1"
+VMAF_NEG_MODEL = "version=vmaf_v0.6.1neg"  # "no enhancement gain": sharpening earns no credit
 
 
 @dataclass
@@ -58,8 +59,10 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def vmaf(ref: Path, dist: Path, *, frames: int | None = None, threads: int = 2) -> tuple[float, list[float]]:
-    """(mean VMAF, per-frame VMAF) of ``dist`` against ``ref`` with libvmaf's built-in v0.6.1 model."""
+def vmaf(ref: Path, dist: Path, *, frames: int | None = None, threads: int = 2,
+         model: str = VMAF_MODEL) -> tuple[float, list[float]]:  # fmt: skip
+    """(mean VMAF, per-frame VMAF) of ``dist`` against ``ref`` with libvmaf's built-in v0.6.1 model (or
+    ``model``, e.g. :data:`VMAF_NEG_MODEL`)."""
     info = probe(ref)
     with tempfile.TemporaryDirectory(prefix="acutance-vmaf-") as folder:
         log = Path(folder) / "vmaf.json"
@@ -69,7 +72,7 @@ def vmaf(ref: Path, dist: Path, *, frames: int | None = None, threads: int = 2) 
         graph = (
             f"[0:v]{trim}setpts=PTS-STARTPTS,scale={info.width}:{info.height}:flags=bicubic,format=yuv420p[d];"
             f"[1:v]{trim}setpts=PTS-STARTPTS,format=yuv420p[r];"
-            f"[d][r]libvmaf=model={VMAF_MODEL}:n_threads={threads}:log_fmt=json:log_path={log.as_posix()}"
+            f"[d][r]libvmaf=model={model}:n_threads={threads}:log_fmt=json:log_path={log.as_posix()}"
         )
         command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(dist), "-i", str(ref)]
         command += ["-lavfi", graph]

@@ -84,8 +84,9 @@ def check_codec(codec: str, crf: int | None, pix_fmt: str | None) -> None:
         raise OptionError(f"--codec must be one of {', '.join(CODECS)}, got {codec!r}")
     if CODECS[codec][0] not in av.codecs_available:
         raise OptionError(f"codec {codec} needs the {CODECS[codec][0]} encoder, which this PyAV build lacks")
-    if crf is not None and not 0 <= crf <= 63:
-        raise OptionError(f"--crf must be in 0..63, got {crf}")
+    top = 51 if codec in ("h264", "h265") else 63  # x264/x265 would silently clamp a CRF above 51
+    if crf is not None and not 0 <= crf <= top:
+        raise OptionError(f"--crf for {codec} must be in 0..{top}, got {crf}")
     if pix_fmt is not None and pix_fmt not in PIX_FMTS:
         raise OptionError(f"--pix-fmt must be one of {', '.join(PIX_FMTS)}, got {pix_fmt!r}")
 
