@@ -126,23 +126,25 @@ def check_model(model: SplutModel, where: str) -> None:
 # --- running ------------------------------------------------------------------------------------------------
 
 
-def _branch(model: SplutModel, branch: str, levels: np.ndarray, buffers: tuple, out: np.ndarray) -> np.ndarray:
-    """(n, h+1, w+1) 4-bit levels -> ``out`` (n, h, w, scale**2) float32: one branch's tables, stage by stage.
-    buffers: two (n, h, w, channels) float32 arrays for the stages in between (reused: no page faults)."""
+STRIP = 32  # output rows per task of the fused kernel: its buffers stay in cache, its halo rows are few
+
+
+def _kernel_args(model: SplutModel) -> tuple:
+    """The fused kernel's view of a model (the tables are not copied)."""
     from acutance.lut import splut_kernels as k
 
-    tables, steps = model.tables[branch], model.steps[branch]
-    inputs = level_inputs(*model.inputs[branch])
-    x, spare = buffers
-    k.first_stage(levels, tables[0][0], np.float32(steps[0]), inputs, x)
-    for stage, groups in enumerate(model.stages, start=1):
-        last = stage == len(model.stages)
-        acc = out if last else spare
-        for g, (kernel, first) in enumerate(groups):  # summed in the authors' order: group 0, 1, ...
-            k.add_group(x, tables[stage][g], k.KERNELS[kernel], first, acc, g == 0)
-        k.finish_stage(acc, np.float32(steps[stage]), len(groups), x, levels, inputs, not last)
-        x, spare = acc, x
-    return out
+    width = max(len(groups) for groups in model.stages)
+    kinds = np.zeros((len(model.stages), width), np.int64)
+    firsts = np.zeros((len(model.stages), width), np.int64)
+    for t, groups in enumerate(model.stages):
+        for g, (kernel, first) in enumerate(groups):
+            kinds[t, g], firsts[t, g] = k.KERNELS[kernel], first
+    return (
+        tuple(model.tables["msb"]), tuple(model.tables["lsb"]),
+        np.array([model.steps[b] for b in BRANCHES], np.float32),
+        np.stack([level_inputs(*model.inputs[b]) for b in BRANCHES]),
+        kinds, firsts, np.array([len(groups) for groups in model.stages], np.int64),
+    )  # fmt: skip
 
 
 def run_planes(model: SplutModel, planes: np.ndarray) -> np.ndarray:
@@ -153,11 +155,9 @@ def run_planes(model: SplutModel, planes: np.ndarray) -> np.ndarray:
     n, h, w = values.shape
     mode = "reflect" if min(h, w) > 1 else "edge"  # numpy's reflect needs two pixels
     padded = np.pad(values, ((0, 0), (0, 1), (0, 1)), mode=mode)
-    buffers = (np.empty((n, h, w, model.channels), np.float32), np.empty((n, h, w, model.channels), np.float32))
-    msb = _branch(model, "msb", padded >> 4, buffers, np.empty((n, h, w, model.scale**2), np.float32))
-    lsb = _branch(model, "lsb", padded & 15, buffers, np.empty((n, h, w, model.scale**2), np.float32))
+    msb, lsb, steps, inputs, kinds, firsts, n_groups = _kernel_args(model)
     out = np.empty((n, h * model.scale, w * model.scale), np.float32)
-    k.combine(msb, lsb, model.scale, out)
+    k.run_fused(padded, model.scale, model.channels, msb, lsb, steps, inputs, kinds, firsts, n_groups, STRIP, out)
     return out
 
 
