@@ -1,8 +1,9 @@
 """The sharpening levels of ``--pre-encode``: 0 (none) and five unsharp-mask strengths of increasing amount.
 
 The unsharp mask is :func:`acutance.filters.unsharp_mask` at radius 1 px: it lifts the finest detail, which is
-what an encoder quantises away first. The amounts were set from a first look at one clip (bikes, 480x204):
-VMAF NEG BD-rate was best near amount 0.3-0.6 there and turned worse by 1.0, so the table brackets that range.
+what an encoder quantises away first. The amounts were set before the benchmark from a first look at one clip
+(bikes, 480x204, single cubic BD fit): VMAF NEG BD-rate was best near amount 0.3-0.6 and worse by 1.0. The
+benchmark then found amount 0.2 (level 1) best on most clips (benchmarks/results/pre_encode.md).
 """
 
 from __future__ import annotations
