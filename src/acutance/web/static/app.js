@@ -416,10 +416,11 @@ async function applyStyle() {
   $("st-run").disabled = true;
   stStatus("Styling…");
   try {
-    const [styled, cube] = await Promise.all([fetch("/api/style", { method: "POST", body: form() }),
-                                              fetch("/api/style/cube", { method: "POST", body: form() })]);
-    for (const response of [styled, cube])
-      if (!response.ok) throw new Error(detail(await response.json().catch(() => ({})), response));
+    // One after the other: the server styles `jobs` images at a time and answers 503 beyond that.
+    const styled = await fetch("/api/style", { method: "POST", body: form() });
+    if (!styled.ok) throw new Error(detail(await styled.json().catch(() => ({})), styled));
+    const cube = await fetch("/api/style/cube", { method: "POST", body: form() });
+    if (!cube.ok) throw new Error(detail(await cube.json().catch(() => ({})), cube));
     const after = swapUrl("result", await styled.blob()), before = swapUrl("before", state.file);
     await Promise.all([load($("after"), after), load($("before"), before)]);
     paint.active = false;  // the style's result replaces the inpainting view
