@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", metavar="IN", type=Path, help="image file")
     parser.add_argument("-o", "--output", type=Path, help="LR file (default: IN's name + _MODEL_down.png next to it)")
-    parser.add_argument("-m", "--model", default="irn-x2", help="irn-x2 (default; trained to survive JPEG), irn-x2-plain, bicubic, or an IRN pair of your own (NAME.onnx from 'acutance train irn')")
+    parser.add_argument("-m", "--model", default="irn-x2", help="irn-x2 (default; trained to survive JPEG), irn-x2-plain, irn-x4 (x4, trained without JPEG), bicubic, or an IRN pair of your own (NAME.onnx from 'acutance train irn')")
     parser.add_argument("-s", "--scale", type=int, help="factor (bicubic: required; IRN: its own, default)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="output bits per channel (default: the input's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default: 95)")

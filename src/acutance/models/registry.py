@@ -92,6 +92,8 @@ _ROWS: tuple[Row, ...] = (
         "--model irn-x2' (z = 0); not for other LR images"),
     Row("irn-x2-plain", "deep-shipped", "irn-x2-plain.onnx",
         "IRN-style invertible rescaling x2 trained without JPEG: restores 'acutance downscale --model irn-x2-plain' LRs"),
+    Row("irn-x4", "deep-shipped", "irn-x4.onnx",
+        "IRN-style invertible rescaling x4 trained without JPEG: restores 'acutance downscale --model irn-x4' LRs"),
     Row("real-x4", "deep-shipped", "real-x4.onnx",
         "Real-world x4: compact SRVGG trained on the Real-ESRGAN degradations, then GAN; --detail 0..1 blends "
         "the fidelity and GAN weights"),

@@ -18,7 +18,7 @@ import numpy as np
 from acutance.contract import check_rgb
 from acutance.errors import ModelError, OptionError
 
-DOWNSCALERS = ("bicubic", "irn-x2", "irn-x2-plain")  # irn-x2 is the robust pair (JPEG in training)
+DOWNSCALERS = ("bicubic", "irn-x2", "irn-x2-plain", "irn-x4")  # irn-x2: the robust pair (JPEG in training)
 
 
 @dataclass(frozen=True)
