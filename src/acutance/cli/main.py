@@ -51,6 +51,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("acutance.cli.list_cmd", "list the registered models"),
     "demo": ("acutance.cli.demo_cmd", "upscale a bundled test image and write a comparison"),
     "warm": ("acutance.cli.demo_cmd", "compile the numba kernels of the shipped models once, so first runs start fast"),
+    "upscale-frames": (
+        "acutance.cli.upscale_frames_cmd",
+        "upscale a folder of video frames in order, with a temporal model (vsr-x4, vsr-x2) or any other",
+    ),
     "video": (
         "acutance.cli.video_cmd",
         "enhance a video with any model; audio, subtitles, timing and colour kept; resumable",

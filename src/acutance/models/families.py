@@ -51,6 +51,7 @@ FAMILIES: dict[str, Family] = {
     "niqe": Family("acutance.metrics.niqe", "acutance-niqe-1", (".npz",), "NIQE pristine model"),
     "dncm": Family("acutance.grading.dncm", "acutance-dncm-1", (".npz",), "DNCM colour-look encoder"),
     "face": Family("acutance.faces.restorer", "acutance-face-restorer-1", (".onnx",), "ONNX face restorer"),
+    "vsr": Family("acutance.vsr.runtime", "acutance-vsr-1", (".onnx",), "temporal video upscaler"),
     # The shipped deep nets, by name only: their detail knob is the presence of a companion weights file.
     "deep-shipped": Family("acutance.deep.shipped", "acutance-onnx-1", (), "shipped deep SR net"),
     # Last: an ONNX file that names no format of ours is a foreign SR net (its scale found by running it).

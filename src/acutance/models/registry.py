@@ -97,6 +97,12 @@ _ROWS: tuple[Row, ...] = (
     Row("real-x4", "deep-shipped", "real-x4.onnx",
         "Real-world x4: compact SRVGG trained on the Real-ESRGAN degradations, then GAN; --detail 0..1 blends "
         "the fidelity and GAN weights"),
+    *(
+        Row(f"vsr-x{scale}", "vsr", f"vsr-x{scale}.onnx",
+            f"Temporal video x{scale}: a small recurrent net over compact-x{scale}, fed the previous output, hidden "
+            "state and next frame aligned by DIS flow; streams in constant memory, resets at scene cuts")
+        for scale in (4, 2)
+    ),
     Row("blade-sharpen", "hashed", "blade-sharpen.npz",
         "BLADE: hashed learned 7x7 filters trained to undo a Gaussian blur of sigma 1; no halos on flat areas"),
     Row("face-restore", "face", "face-restore.onnx",

@@ -282,6 +282,10 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
     history = [b.stage for b in stages if b.needs_history]  # shown every skipped frame on a resume
     before = [b.stage for b in stages if b.place == "source"]
     after = [b.stage for b in stages if b.place == "output"]
+    # A sequence model (acutance.vsr) streams frames through per-segment recurrent state instead of one
+    # call per frame; its outputs come out a frame behind, in order (acutance.vsr.video).
+    sequence = _sequence_streams(model, per, done)
+    waiting: dict[int, tuple] = {}  # index -> (timing, rgb) of frames whose sequence output is not out yet
 
     total = info.estimated_frames()
     reused = min(len(done) * per, total) if total else len(done) * per  # shown as done: rate and ETA are for new work
@@ -306,6 +310,7 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
             if segment in done:
                 # a finished segment: only the last frame's pixels are needed, to restore the stabiliser
                 wanted = bool(history) or (stabiliser is not None and index % per == per - 1)
+                wanted = wanted or (sequence is not None and sequence.needs(index))  # warm-up, look-ahead
                 rgb = frame_to_rgb(frame, info.colorspace, info.color_range) if wanted else None
                 item = (index, None, rgb, True)
             else:
@@ -364,6 +369,18 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
 
     decoder, encoder = _Worker(decode), _Worker(encode)
     frames = enhanced = 0
+
+    def emit_sequence(ready) -> None:  # a sequence model's finished frames: as the per-frame path below
+        nonlocal enhanced
+        for done_index, out in ready:
+            done_timing, done_rgb = waiting.pop(done_index)
+            for stage in after:
+                out = stage(done_index, done_rgb, out)
+            _put(to_encode, ("frame", done_index, done_index // per, done_rgb, out, done_timing), stop, encoder)
+            enhanced += 1
+            if stop_after_frames is not None and enhanced >= stop_after_frames:
+                raise VideoInterrupted(f"stopped after {enhanced} frames (test hook); rerun to resume")
+
     started = time.perf_counter()
     decoder.start()
     encoder.start()
@@ -380,10 +397,19 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
                         stage.observe(index, rgb)
                     if stabiliser is not None and index % per == per - 1:
                         _put(to_encode, ("previous", rgb), stop, encoder)
+                    if sequence is not None and sequence.needs(index):
+                        frame = rgb
+                        for stage in before:
+                            frame = stage(index, rgb, frame)
+                        emit_sequence(sequence.push(index, frame))
                 continue
             frame = rgb
             for stage in before:
                 frame = stage(index, rgb, frame)
+            if sequence is not None:
+                waiting[index] = (timing, rgb)
+                emit_sequence(sequence.push(index, frame))
+                continue
             out = enhance(frame, model, scale, tile=options.tile) if model is not None else frame
             for stage in after:
                 out = stage(index, rgb, out)
@@ -391,6 +417,8 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
             enhanced += 1
             if stop_after_frames is not None and enhanced >= stop_after_frames:
                 raise VideoInterrupted(f"stopped after {enhanced} frames (test hook); rerun to resume")
+        if sequence is not None:
+            emit_sequence(sequence.finish())
         _put(to_encode, ("end",), stop, encoder)
         encoder.join()
         encoder.check()
@@ -418,6 +446,14 @@ def _run(source: Path, target: Path, info: VideoInfo, options: VideoOptions, set
 
 
 _END = object()
+
+
+def _sequence_streams(model, per: int, done: set[int]):
+    if not getattr(model, "sequence", False):
+        return None
+    from acutance.vsr.video import SegmentedStreams
+
+    return SegmentedStreams(model, per, done)
 
 
 class _Worker(threading.Thread):

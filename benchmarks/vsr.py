@@ -1,0 +1,235 @@
+"""Temporal video SR (vsr-x4, vsr-x2) against bicubic and the single-frame models: Vid4 quality and temporal
+consistency, speed, memory.
+
+1. Quality, the standard Vid4 protocol (EDVR's and BasicVSR's test code): BI degradation (the HR frame,
+   modcropped, to its MATLAB bicubic x4 LR at 8-bit levels: ``acutance.metrics.sr_protocol.make_lr``), the
+   output rounded to 8 bits, PSNR/SSIM on the Y channel (MATLAB ``rgb2ycbcr``) with no border cropped
+   (``crop_border = 0`` in those scripts: what the published per-clip tables use), averaged over every frame
+   of a clip, then over clips. The same with ``scale`` border pixels cropped is reported beside it.
+   Temporal consistency, for each method: ``tOF`` (TecoGAN's: mean |flow(out t-1 -> t) - flow(GT t-1 -> t)|,
+   DIS on the Y planes, pixels) and ``tWE`` (warped error against the GT's: mean |(out_t - W out_{t-1}) -
+   (GT_t - W GT_{t-1})|, W the warp by the GT's flow, Y in 0-255 levels: how far the output's change from
+   frame to frame is from the true change; flicker and swimming detail raise it). Lower is steadier for
+   both. Vid4 is evaluation only.
+2. Speed: a generated clip (a sub-pixel pan over a test image), per frame end to end of the model (flow,
+   warps, graph), against the per-frame compact net in the same run: x4 at 180x144 -> 720x576, x2 at
+   640x360 -> 1280x720.
+3. Memory: peak RSS of ``acutance video`` (a subprocess) on generated clips of 100 and 1000 frames (64x48
+   x4), and of a few frames at 360p and 1440p output.
+
+Writes benchmarks/results/vsr.json and .md. Usage: python benchmarks/vsr.py [--part quality,speed,memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common
+import numpy as np
+
+PUBLISHED_BICUBIC = {  # BI x4, Y, crop 0; EDVR (Wang et al. 2019) Table 1 / TDAN / BasicVSR supplementary
+    "calendar": (20.39, 0.5720), "city": (25.16, 0.6028), "foliage": (23.47, 0.5666), "walk": (26.10, 0.7974),
+}  # fmt: skip
+SINGLE = ("bicubic", "compact-x4", "lut-x4", "raisr-x4")
+
+
+def vid4_clips() -> list[Path]:
+    root = common.require_shared_data() / "video" / "Vid4"
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def run_method(name: str, lrs: list[np.ndarray], scale: int) -> tuple[list[np.ndarray], float]:
+    """Outputs of every frame and seconds per frame."""
+    import acutance
+    from acutance.resize import imresize
+
+    started = time.perf_counter()
+    if name == "bicubic":  # MATLAB imresize, as the published tables
+        outs = [imresize(lr, float(scale), method="bicubic") for lr in lrs]
+    else:
+        model = acutance.load_model(name)
+        if getattr(model, "sequence", False):
+            stream, done = model.stream(notice=lambda key, text: print(f"  note: frame {key}: {text}")), []
+            for k, lr in enumerate(lrs):
+                done += stream.push(k, lr)
+            done += stream.flush()
+            outs = [out for _, out in sorted(done, key=lambda item: item[0])]
+        else:
+            outs = [model(lr, scale) for lr in lrs]
+    return outs, (time.perf_counter() - started) / len(lrs)
+
+
+def temporal_scores(gts: list[np.ndarray], outs: list[np.ndarray]) -> dict:
+    """tOF and tWE (see the module notes) over consecutive frame pairs."""
+    from acutance.color.ycbcr import rgb_to_y
+    from acutance.vsr import flow as fl
+
+    def y8(rgb):
+        return np.clip(rgb_to_y(np.clip(rgb, 0, 1)) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+    tof, twe = [], []
+    for t in range(1, len(gts)):
+        g0, g1, o0, o1 = y8(gts[t - 1]), y8(gts[t]), y8(outs[t - 1]), y8(outs[t])
+        gt_back = fl.flow(g1, g0)  # t -> t-1, to warp t-1 onto t
+        out_back = fl.flow(o1, o0)
+        tof.append(float(np.linalg.norm(out_back - gt_back, axis=-1).mean()))
+        warped_out = fl.warp(o0.astype(np.float32), gt_back)
+        warped_gt = fl.warp(g0.astype(np.float32), gt_back)
+        twe.append(float(np.abs((o1 - warped_out) - (g1 - warped_gt)).mean()))
+    return {"tOF": round(float(np.mean(tof)), 4), "tWE": round(float(np.mean(twe)), 4)}
+
+
+def quality(models: list[str], scale: int) -> dict:
+    from acutance.io import read_image
+    from acutance.metrics import psnr
+    from acutance.metrics.sr_protocol import make_lr, modcrop, quantise
+    from acutance.metrics.ssim import ssim
+
+    table: dict = {}
+    for clip in vid4_clips():
+        gts = [modcrop(read_image(p).rgb, scale) for p in sorted(clip.glob("*.png"))]
+        lrs = [make_lr(gt, scale) for gt in gts]
+        print(f"{clip.name}: {len(gts)} frames, {gts[0].shape[1]}x{gts[0].shape[0]}")
+        for name in models:
+            outs, seconds = run_method(name, lrs, scale)
+            outs = [quantise(np.clip(o, 0, 1)) for o in outs]
+            row = {
+                "psnr_y": [round(psnr(g, o, y_channel=True), 3) for g, o in zip(gts, outs)],
+                "ssim_y": [round(ssim(g, o, y_channel=True), 4) for g, o in zip(gts, outs)],
+                "psnr_y_crop": [round(psnr(g, o, crop_border=scale, y_channel=True), 3) for g, o in zip(gts, outs)],
+            }
+            summary = {key: round(float(np.mean(v)), 4 if "ssim" in key else 3) for key, v in row.items()}
+            summary |= temporal_scores(gts, outs) | {"seconds_per_frame": round(seconds, 3)}
+            table.setdefault(clip.name, {})[name] = summary | {"per_frame": row}
+            print(f"  {name:12s} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    return table
+
+
+def generated_clip(n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : 2 * h, 0 : 2 * w].astype(np.float32)
+    base = np.stack([(np.sin(xx / 7) * np.cos(yy / 11) + 1) / 2, (np.sin((xx + yy) / 5) + 1) / 2,
+                     ((xx // 16 + yy // 16) % 2) * 0.6 + 0.2], -1)  # fmt: skip
+    base = np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1).astype(np.float32)
+    frames = []
+    for t in range(n):
+        m = np.float32([[1, 0, -w / 4 - 0.37 * t], [0, 1, -h / 4 - 0.21 * t]])
+        frames.append(cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return frames
+
+
+def speed(frames: int) -> dict:
+    result = {}
+    for name, base, (w, h), scale in (("vsr-x4", "compact-x4", (180, 144), 4), ("vsr-x2", "compact-x2", (640, 360), 2)):
+        clip = generated_clip(frames, h, w)
+        _, vsr = run_method(name, clip, scale)
+        _, single = run_method(base, clip, scale)
+        result[name] = {"input": f"{w}x{h}", "output": f"{w * scale}x{h * scale}", "frames": frames,
+                        "seconds_per_frame": round(vsr, 3), "fps": round(1 / vsr, 2),
+                        f"{base}_seconds_per_frame": round(single, 3), "ratio_to_single_frame": round(vsr / single, 2)}  # fmt: skip
+        print(name, result[name])
+    return result
+
+
+_RSS = """
+import resource, sys
+from acutance.video import VideoOptions, enhance_video
+enhance_video(sys.argv[1], sys.argv[2], VideoOptions(model=sys.argv[3], segment_frames=120), progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _write_clip(path: Path, frames: list[np.ndarray]) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt, stream.codec_context.options = "yuv420p", {"preset": "ultrafast", "crf": "14"}
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray((rgb * 255 + 0.5).astype(np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def memory() -> dict:
+    result = {}
+    cases = [("frames_100", "vsr-x4", 100, 48, 64), ("frames_1000", "vsr-x4", 1000, 48, 64),
+             ("out_360p", "vsr-x4", 6, 90, 160), ("out_1440p", "vsr-x4", 3, 360, 640),
+             ("out_1440p_x2", "vsr-x2", 3, 720, 1280)]  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        for key, model, n, h, w in cases:
+            source = _write_clip(Path(folder) / f"{key}.mkv", generated_clip(n, h, w))
+            started = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", _RSS, str(source), str(Path(folder) / f"{key}_out.mkv"), model],
+                                 capture_output=True, text=True, check=True, cwd=common.ROOT)  # fmt: skip
+            rss_mb = int(out.stdout.strip().splitlines()[-1]) / 1024
+            result[key] = {"model": model, "frames": n, "input": f"{w}x{h}", "peak_rss_mb": round(rss_mb, 1),
+                           "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+            print(key, result[key])
+    a, b = result["frames_100"]["peak_rss_mb"], result["frames_1000"]["peak_rss_mb"]
+    result["rss_change_100_to_1000"] = round(b / a - 1, 4)
+    return result
+
+
+def markdown(payload: dict) -> str:
+    lines = ["# Temporal video SR (benchmarks/vsr.py)", ""]
+    for clip, rows in payload.get("quality", {}).items():
+        published = PUBLISHED_BICUBIC.get(clip)
+        lines += [f"## Vid4 {clip} (BI x4, Y; published bicubic {published[0]}/{published[1]} per EDVR/TDAN/BasicVSR)"
+                  if published else f"## Vid4 {clip}", "",
+                  "| method | Y-PSNR | Y-SSIM | Y-PSNR (crop 4) | tOF | tWE | s/frame |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for name, row in rows.items():
+            lines.append(f"| {name} | {row['psnr_y']} | {row['ssim_y']} | {row['psnr_y_crop']} | {row['tOF']} | "
+                         f"{row['tWE']} | {row['seconds_per_frame']} |")  # fmt: skip
+        lines.append("")
+    if "speed" in payload:
+        lines += ["## Speed (generated clip, this machine)", "", "```", json.dumps(payload["speed"], indent=1), "```", ""]
+    if "memory" in payload:
+        lines += ["## Peak RSS of acutance video", "", "```", json.dumps(payload["memory"], indent=1), "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", default="quality,speed,memory")
+    parser.add_argument("--models", default=",".join(SINGLE + ("vsr-x4",)))
+    parser.add_argument("--frames", type=int, default=12, help="frames of the speed clip")
+    parser.add_argument("--merge", action="store_true", help="keep the other models' and parts' rows of vsr.json")
+    args = parser.parse_args()
+    parts = args.part.split(",")
+    payload: dict = {"protocol": "Vid4 BI x4, Y (rgb2ycbcr), crop 0 (EDVR/BasicVSR test code); crop-4 column too",
+                     "published_bicubic": PUBLISHED_BICUBIC}  # fmt: skip
+    fresh: dict = {}
+    if "quality" in parts:
+        fresh["quality"] = quality(args.models.split(","), 4)
+    if "speed" in parts:
+        fresh["speed"] = speed(args.frames)
+    if "memory" in parts:
+        fresh["memory"] = memory()
+    previous = common.RESULTS / "vsr.json"
+    if args.merge and previous.is_file():  # read now, not at the start: other runs may have written since
+        payload |= {k: v for k, v in json.loads(previous.read_text()).items() if k != "machine"}
+    for clip, rows in fresh.pop("quality", {}).items():
+        payload.setdefault("quality", {}).setdefault(clip, {}).update(rows)
+    payload |= fresh
+    path = common.write_result("vsr", payload)
+    path.with_suffix(".md").write_text(markdown(payload), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
