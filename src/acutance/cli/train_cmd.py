@@ -1,8 +1,9 @@
 """``acutance train METHOD``: every trainer of acutance, one sub-command each, all on ``acutance.train``.
 
 Methods: ``raisr``, ``blade`` (hashed filters, normal equations), ``lut`` (look-up tables: least squares, nets,
-LUT-aware fine-tuning), ``lerf`` (LeRF resampler tables), ``edgesr`` (edge-SR), ``sr`` (deep SR nets from a
-TOML config), ``face`` (the face restorer), ``face-quality`` (the face-quality regressor) and ``dncm`` (colour style).
+LUT-aware fine-tuning), ``lerf`` (LeRF resampler tables), ``splut`` (SPLUT tables from MLPs), ``edgesr``
+(edge-SR), ``sr`` (deep SR nets from a TOML config), ``face`` (the face restorer), ``face-quality`` (the
+face-quality regressor) and ``dncm`` (colour style).
 
 Trainers that write a model file keep their checkpoint and JSON-lines log in a run folder (``--run``,
 default ``OUTPUT.run``): rerunning the same command after an interruption continues where it stopped.
@@ -174,6 +175,28 @@ def _run_lerf(args: argparse.Namespace) -> int:
     model = _trained(args, train, lambda: LerfConfig.load(args.config, **options), "lerf")
     save_model(model, args.output)
     print(f"wrote {args.output} ({model.meta['steps']} steps)")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------- splut
+
+
+def _splut_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", type=int, choices=(2, 3, 4), help="upscaling factor (default: config or 4)")
+    parser.add_argument("--steps", type=int, help="training steps")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training")
+    _data_output(parser, "model file to write (.npz)")
+    _resumable(parser)
+
+
+def _run_splut(args: argparse.Namespace) -> int:
+    from acutance.lut.splut import save_atomically
+    from acutance.lut.splut_train import SplutConfig, train
+
+    options = {"scale": args.scale, "steps": args.steps, "minutes": args.minutes}
+    model = _trained(args, train, lambda: SplutConfig.load(args.config, **options), "splut")
+    save_atomically(model, args.output, overwrite=args.overwrite)
+    print(f"wrote {args.output} (x{model.scale}, {model.meta['steps']} steps, {model.nbytes / 1e6:.2f} MB of tables)")
     return 0
 
 
@@ -474,6 +497,18 @@ _METHODS = {
     ),
     "face-quality": (
         "train the face-quality regressor (SDD-FIQA style) on LFW",
+    "splut": (
+        "train a SPLUT model (series-parallel look-up tables) on a folder of HR images",
+        (
+            "Train our own SPLUT (acutance.lut.splut): a SPLUT-shaped network of small MLPs (4-bit MSB and LSB "
+            "branches, series stages) with torch on the CPU, on MATLAB-bicubic LR of the HR images under --data, "
+            "then transferred to int16 tables in one model file (-o, run without torch). Options from --config "
+            "(JSON or TOML, fields of acutance.lut.splut_train.SplutConfig; see docs/splut.md); the flags "
+            "override it. Resumable from the run folder."
+        ),
+        _splut_arguments,
+        _run_splut,
+    ),
         (
             "Build (or continue) the cache of dlib embeddings of LFW photos and degraded copies (slow, resumable "
             "by chunk), then fit the SDD-FIQA pseudo-label regressor and write it (-o, npz). "

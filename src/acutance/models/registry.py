@@ -67,6 +67,12 @@ _ROWS: tuple[Row, ...] = (
         for scale in (2, 3, 4)
     ),
     *(
+        Row(f"splut-x{scale}", "splut", f"splut-x{scale}.npz",
+            f"SPLUT x{scale} trained here (short CPU run): 4-bit MSB/LSB branches of int16 tables, 8 channels, "
+            f"two series stages (SPLUT-M's shape), on each RGB channel; below lut-x{scale}, a little faster")
+        for scale in (2, 4)
+    ),
+    *(
         _esr(f"esr-max-c{channels}-k{k}-x2", f"eSR-MAX: {4 * channels} {k}x{k} filters, pixel shuffle, max over {channels} channels")
         for channels, k in ((4, 5), (8, 7))
     ),
