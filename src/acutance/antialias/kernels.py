@@ -128,7 +128,7 @@ def tensor_sums(rgb, weights, radius):  # pragma: no cover  (compiled)
 
 
 @njit(inline="always", fastmath=True)
-def _bucket(a, b, c, n_angle, strength_squared, coherence_low, coherence_high):  # pragma: no cover
+def _bucket(a, b, c, step, n_angle, strength_squared, coherence_low, coherence_high):  # pragma: no cover
     """``raisr.kernels.bucket_keys`` for one pixel (no pixel types): angle, strength and coherence bins of
     the tensor (a, b, c) = (gxx, gxy, gyy), compared without square roots.
 
@@ -136,7 +136,10 @@ def _bucket(a, b, c, n_angle, strength_squared, coherence_low, coherence_high): 
     0), where raisr's start there. A staircase's windowed tensor often has gxy exactly 0, an edge exactly
     along an axis; on a bin boundary its mirror image would land in the other bin (the 8-fold augmentation
     then trains a bin on edges inference never files there), at a bin centre it stays put. The augmentation's
-    angle maps follow (``train.SYMMETRIES``)."""
+    angle maps follow (``train.SYMMETRIES``). Another: the strength is sqrt(l1) over the pixel's largest
+    luma step to a 4-neighbour (``step``), so it does not depend on the edge's contrast: a filter is linear,
+    the same filter serves a faint and a strong edge, and the bins are spent on the shape (a lone straight
+    edge, a corner, dense strokes) instead."""
     half = np.float32(0.5)
     half_trace = half * (a + c)
     d = half * (a - c)
@@ -151,8 +154,9 @@ def _bucket(a, b, c, n_angle, strength_squared, coherence_low, coherence_high): 
     if angle >= n_angle:
         angle -= n_angle
     s_bin = 0
+    step2 = step * step
     for t in range(strength_squared.shape[0]):
-        s_bin += l1 >= strength_squared[t]
+        s_bin += l1 >= strength_squared[t] * step2
     c_bin = 0
     for t in range(coherence_low.shape[0]):
         c_bin += l1 * coherence_low[t] > l2 * coherence_high[t]
@@ -174,13 +178,14 @@ def bucket_map(rgb, weights, radius, skip, n_angle, strength_squared, coherence_
         luma, vertical = _strip_tensor(rgb, weights, y0, y1, radius)
         for o in range(y1 - y0):
             for x in range(width):
-                if _contrast(luma, o, x, radius) < skip:
+                step = _contrast(luma, o, x, radius)
+                if step < skip:
                     out[y0 + o, x] = -1
                 else:
                     out[y0 + o, x] = _bucket(_window(vertical, 0, o, x, window) * scale,
                                              _window(vertical, 1, o, x, window) * scale,
                                              _window(vertical, 2, o, x, window) * scale,
-                                             n_angle, strength_squared, coherence_low, coherence_high)
+                                             step, n_angle, strength_squared, coherence_low, coherence_high)
     return out
 
 
@@ -200,6 +205,7 @@ def hashed_filter(rgb, weights, radius, skip, n_angle, strength_squared, coheren
         y1 = min(height, y0 + STRIP)
         luma, vertical = _strip_tensor(rgb, weights, y0, y1, radius)
         marks = np.empty(width, np.int64)
+        steps = np.empty(width, np.float32)
         for o in range(y1 - y0):
             y = y0 + o
             out[y] = rgb[y]  # a plain copy; the pixels on edges are overwritten below
@@ -209,12 +215,13 @@ def hashed_filter(rgb, weights, radius, skip, n_angle, strength_squared, coheren
                 c = mid[x + 1]
                 step = max(max(abs(up[x + 1] - c), abs(down[x + 1] - c)), max(abs(mid[x] - c), abs(mid[x + 2] - c)))
                 marks[n] = x
+                steps[n] = step
                 n += step >= skip
             for m in range(n):
                 x = marks[m]
                 c0, c1, c2 = rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2]
                 key = _bucket(_window(vertical, 0, o, x, window) * scale, _window(vertical, 1, o, x, window) * scale,
-                              _window(vertical, 2, o, x, window) * scale, n_angle, strength_squared,
+                              _window(vertical, 2, o, x, window) * scale, steps[m], n_angle, strength_squared,
                               coherence_low, coherence_high)
                 f = filters[key]
                 acc0 = np.float32(0.0)

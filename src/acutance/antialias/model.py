@@ -38,7 +38,7 @@ class AAModel:
     k: int
     radius: int
     n_angle: int
-    strength_thresholds: tuple[float, ...]  # on sqrt(l1), ascending
+    strength_thresholds: tuple[float, ...]  # on sqrt(l1) / the pixel's luma step, ascending
     coherence_thresholds: tuple[float, ...]  # ascending, in [0, 1]
     skip: float
     filters: np.ndarray
