@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "downscale an image so that 'acutance upscale' can restore it (IRN), or plainly (MATLAB bicubic)",
     ),
     "sharpen": ("acutance.cli.sharpen_cmd", "sharpen an image or a folder of images (unsharp mask or AMD CAS)"),
+    "antialias": ("acutance.cli.antialias_cmd", "remove jaggies (aliased edges) from an image or a folder of images"),
     "denoise": (
         "acutance.cli.restore_cmd",
         "remove Gaussian-like noise from an image or a folder (BLADE hashed filters)",

@@ -84,6 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     looks = parser.add_argument_group("style", "a reference's colour look, one mapping per shot (see 'acutance style')")
     looks.add_argument("--style", type=Path, metavar="REF", help="give every output frame REF's colour look")
     looks.add_argument("--style-strength", type=float, default=1.0, metavar="S", help="0 = unchanged .. 1 = full (default)")
+    parser.add_argument(
+        "--post", choices=("antialias",),
+        help="after the model, on every frame: 'antialias' removes jaggies with aa-x1 (see docs/antialias.md)",
+    )
     add_limit_arguments(parser)  # per frame: --max-pixels for the input's, --max-output-pixels for the output's
     parser.set_defaults(func=run)
 
@@ -165,5 +169,7 @@ def _stages(args: argparse.Namespace, mark: str | None):
         from acutance.grading.video import stage_params as style_params
 
         yield StageSpec.of("style", **style_params(args.style, args.style_strength))
+    if getattr(args, "post", None) == "antialias":
+        yield StageSpec.of("antialias", method="aa-x1")
     if mark is not None:
         yield StageSpec.of("watermark", bits=mark, key=args.watermark_key, strength=args.watermark_strength)

@@ -50,6 +50,7 @@ FAMILIES: dict[str, Family] = {
     "face-quality": Family("acutance.faces.quality", "acutance-face-quality", (".npz",), "face-quality regressor"),
     "niqe": Family("acutance.metrics.niqe", "acutance-niqe-1", (".npz",), "NIQE pristine model"),
     "dncm": Family("acutance.grading.dncm", "acutance-dncm-1", (".npz",), "DNCM colour-look encoder"),
+    "antialias": Family("acutance.antialias.runtime", "acutance-antialias-1", (".npz",), "anti-aliasing filters"),
     "face": Family("acutance.faces.restorer", "acutance-face-restorer-1", (".onnx",), "ONNX face restorer"),
     "vsr": Family("acutance.vsr.runtime", "acutance-vsr-1", (".onnx",), "temporal video upscaler"),
     # The shipped deep nets, by name only: their detail knob is the presence of a companion weights file.

@@ -119,6 +119,8 @@ _ROWS: tuple[Row, ...] = (
         "DNCM-style colour mapping encoder (histograms of a thumbnail -> per-image curves): 'acutance style --ref'"),
     Row("niqe-pristine", "niqe", "niqe-pristine.npz",
         "NIQE's pristine model, fitted on BSDS500 (no-reference, lower is better): 'acutance metrics --niqe'"),
+    Row("aa-x1", "antialias", "aa-x1.npz",
+        "Learned anti-aliasing: hashed 7x7 filters on edge pixels turn jaggies into clean edges: 'acutance antialias'"),
 )
 
 ROWS: dict[str, Row] = {row.name: row for row in _ROWS}
