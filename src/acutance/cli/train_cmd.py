@@ -414,6 +414,43 @@ def _run_vsr(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- aa
+
+
+def _aa_arguments(parser: argparse.ArgumentParser) -> None:
+    _data_output(parser, "model file to write (.npz)", config=False)
+    parser.add_argument("--scenes", type=int, help="rendered vector scenes (default 240)")
+    parser.add_argument("--k", type=int, help="filter size, odd (default 7)")
+    parser.add_argument("--limit", type=int, default=0, help="use only this many photos, spread over the data (0: all)")
+    parser.add_argument("--no-augment", action="store_true", help="skip the 8-fold flip/rotate augmentation")
+    parser.add_argument("--seed", type=int, help="seed of the scenes and the pixel sampling (default 0)")
+    _resumable(parser)
+
+
+def _run_aa(args: argparse.Namespace) -> int:
+    from acutance.antialias.model import save_model
+    from acutance.antialias.train import options_from, train
+    from acutance.errors import OptionError
+    from acutance.train.data import find_images
+
+    if args.output.suffix != ".npz":
+        raise OptionError(f"-o {args.output}: the model file must end in .npz")
+    if args.limit < 0:
+        raise OptionError(f"--limit must be >= 0, got {args.limit}")
+    run = _prepare(args)
+    options = options_from(args)
+    paths = find_images(args.data, sort=True)
+    if args.limit:
+        paths = paths[:: max(1, len(paths) // args.limit)][: args.limit]
+    model = train(options, paths, log=_stderr, run=run, progress=not args.no_progress)
+    model.meta["training_data"] = [str(d) for d in args.data]
+    temporary = args.output.with_name(f".{args.output.name}.partial.npz")
+    save_model(model, temporary)
+    os.replace(temporary, args.output)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB) in {model.meta['training_seconds']} s")
+    return 0
+
+
 # name: (one-line help, description, arguments, run); the order of --help
 _METHODS = {
     "raisr": (
@@ -538,6 +575,17 @@ _METHODS = {
         ),
         _irn_arguments,
         _run_irn,
+    ),
+    "aa": (
+        "train aa-x1-style anti-aliasing filters (hashed, BLADE-style) on aliased / anti-aliased pairs",
+        (
+            "Train the learned anti-aliasing filters of 'acutance antialias': pairs are rendered vector scenes "
+            "(point-sampled against supersampled), the --data photos shrunk 3x without and with a pre-filter, and "
+            "line art made from them with its anti-aliasing undone (DaltonLens-style); filters are solved per hash "
+            "bucket from normal equations. Resumable from the run folder. See docs/antialias.md."
+        ),
+        _aa_arguments,
+        _run_aa,
     ),
     "inpaint": (
         "train the inpainting network (gated convolutions + attention) on clean images",
