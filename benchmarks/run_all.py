@@ -9,8 +9,8 @@ sys.path.insert(0, str(here))
 SCRIPTS = (
     "resize_speed.py", "sr_quality.py", "hashed_speed.py", "restore_quality.py", "filter_speed.py", "lut_sr.py", "lerf.py", "edge_sr.py",
     "degrade_throughput.py", "video_speed.py", "batch_speed.py", "deep_models.py", "niqe_calibration.py",
-    "face_restore.py", "face_quality.py", "splut.py", "watermark.py", "colour.py", "irn.py", "web_load.py",
-    "startup.py", "report.py",
+    "face_restore.py", "face_quality.py", "splut.py", "watermark.py", "colour.py", "irn.py", "inpaint.py",
+    "inpaint_video.py", "vsr.py", "antialias.py", "pre_encode.py", "web_load.py", "startup.py", "report.py",
 )
 # benchmarks/fuzz.py (100,000 inputs per target: hours) runs on its own.
 for script in SCRIPTS:
