@@ -4,8 +4,9 @@ their quality under the standard protocol, and speed against OpenCV bicubic and 
 The checkpoints are read from ../shared/peers/splut (skipped when absent) and converted once into --cache
 (outside the repository: the peers' files are never copied into it). Quality: acutance.metrics.sr_protocol
 at x4 on --sets; the authors' published Set5 x4 figures are 30.01 / 30.23 / 30.52. The rotation ensemble
-(not used by the authors) is scored for SPLUT-L on Set5 as a side row. Speed: best of --repeats calls on a
-256x256 and a 960x540 input (to 3840x2160) at x4, wall and process CPU time.
+(not used by the authors) is scored for SPLUT-L on Set5 as a side row. Our own trained splut-x4 and splut-x2
+(registry; skipped when not registered) are scored beside lut-x4 and lut-x2. Speed: best of --repeats calls
+on a 256x256 and a 960x540 input (to 3840x2160) at x4, wall and process CPU time.
 
 Writes benchmarks/results/splut.json and splut.md.
 Usage: python benchmarks/splut.py [--sets Set5,Set14,BSD100] [--repeats 5] [--cache DIR] [--skip-quality]
@@ -47,6 +48,20 @@ def converted(cache: Path) -> dict:
     return models
 
 
+def ours() -> dict:
+    """Our trained SPLUT models from the registry, by name (none when they are not registered)."""
+    import acutance
+    from acutance.errors import ModelError
+
+    found = {}
+    for name in ("splut-x4", "splut-x2"):
+        try:
+            found[name] = acutance.load_model(name)
+        except ModelError:
+            print(f"{name} is not registered: skipped", file=sys.stderr)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="Set5,Set14,BSD100")
@@ -66,7 +81,8 @@ def main() -> None:
     if not models:
         return
     lut_x4 = acutance.load_model("lut-x4")
-    rows = {}
+    trained = ours()
+    rows, rows_x2 = {}, {}
     if not args.skip_quality:
         for name, (model, path) in models.items():
             variant = name[-1].upper()
@@ -79,6 +95,15 @@ def main() -> None:
             "x4": quality("splut-l x4 rotations", lambda lr: splut.upscale(ensemble, lr), 4, ["Set5"], data)}
         ensemble.rotations = 1
         rows["lut-x4 (ours)"] = {"x4": quality("lut-x4", lambda lr: lut_x4(lr, 4), 4, sets, data)}
+        if "splut-x4" in trained:
+            model = trained["splut-x4"]
+            rows["splut-x4 (ours, trained here)"] = {
+                "x4": quality("splut-x4", lambda lr: model(lr, 4), 4, sets, data),
+                "table_mb": round(model.model.nbytes / 1e6, 2)}
+        if "splut-x2" in trained:
+            lut_x2, model = acutance.load_model("lut-x2"), trained["splut-x2"]
+            rows_x2["splut-x2 (ours, trained here)"] = quality("splut-x2", lambda lr: model(lr, 2), 2, sets, data)
+            rows_x2["lut-x2 (ours)"] = quality("lut-x2", lambda lr: lut_x2(lr, 2), 2, sets, data)
 
     load_before = os.getloadavg()[0]
     speed = {}
@@ -90,12 +115,15 @@ def main() -> None:
         for name, (model, _) in models.items():
             if name == "splut-l" or (height, width) == SIZES[0]:
                 entry[f"{name}_s"] = best_time(lambda m=model: splut.upscale(m, image), args.repeats)
+        if "splut-x4" in trained:
+            entry["splut-x4_s"] = best_time(lambda: trained["splut-x4"](image, 4), args.repeats)
         key = f"{width}x{height}"
         speed[key] = {k: round(v[0], 4) for k, v in entry.items()}
         speed[key] |= {k.replace("_s", "_cpu_s"): round(v[1], 4) for k, v in entry.items()}
         print(key, speed[key], flush=True)
     payload = {
         "quality": rows,
+        "quality_x2": rows_x2,
         "speed_x4": speed,
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -119,6 +147,12 @@ def markdown(p: dict, sets: list[str]) -> str:
             q = row["x4"]
             cells = " | ".join(f"{q[s]['psnr']:.2f} / {q[s]['ssim']:.4f}" if s in q else "" for s in sets)
             lines.append(f"| {name} | {cells} | {row.get('published_set5', '')} | {row.get('table_mb', '')} |")
+        lines.append("")
+    if p.get("quality_x2"):
+        lines += ["At x2 (our trained models):", "", "| model | " + " | ".join(sets) + " |",
+                  "|---|" + "---|" * len(sets)]
+        for name, q in p["quality_x2"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{q[s]['psnr']:.2f} / {q[s]['ssim']:.4f}" for s in sets) + " |")
         lines.append("")
     sp = p["speed_x4"]
     lines += [
