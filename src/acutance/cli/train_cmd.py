@@ -497,6 +497,18 @@ _METHODS = {
         _lerf_arguments,
         _run_lerf,
     ),
+    "splut": (
+        "train a SPLUT model (series-parallel look-up tables) on a folder of HR images",
+        (
+            "Train our own SPLUT (acutance.lut.splut): a SPLUT-shaped network of small MLPs (4-bit MSB and LSB "
+            "branches, series stages) with torch on the CPU, on MATLAB-bicubic LR of the HR images under --data, "
+            "then transferred to int16 tables in one model file (-o, run without torch). Options from --config "
+            "(JSON or TOML, fields of acutance.lut.splut_train.SplutConfig; see docs/splut.md); the flags "
+            "override it. Resumable from the run folder."
+        ),
+        _splut_arguments,
+        _run_splut,
+    ),
     "edgesr": (
         "train an edge-SR single-layer SR model (eSR-MAX, eSR-TM, eSR-TR, eSR-CNN) on a folder of HR images",
         (
@@ -534,18 +546,6 @@ _METHODS = {
     ),
     "face-quality": (
         "train the face-quality regressor (SDD-FIQA style) on LFW",
-    "splut": (
-        "train a SPLUT model (series-parallel look-up tables) on a folder of HR images",
-        (
-            "Train our own SPLUT (acutance.lut.splut): a SPLUT-shaped network of small MLPs (4-bit MSB and LSB "
-            "branches, series stages) with torch on the CPU, on MATLAB-bicubic LR of the HR images under --data, "
-            "then transferred to int16 tables in one model file (-o, run without torch). Options from --config "
-            "(JSON or TOML, fields of acutance.lut.splut_train.SplutConfig; see docs/splut.md); the flags "
-            "override it. Resumable from the run folder."
-        ),
-        _splut_arguments,
-        _run_splut,
-    ),
         (
             "Build (or continue) the cache of dlib embeddings of LFW photos and degraded copies (slow, resumable "
             "by chunk), then fit the SDD-FIQA pseudo-label regressor and write it (-o, npz). "
