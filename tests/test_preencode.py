@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import cv2
 import numpy as np
@@ -99,16 +98,21 @@ def test_chooser_fit_predicts_the_level_each_kind_of_clip_wants(tmp_path):
 
 
 def test_chooser_load_refuses_other_features_and_broken_files(tmp_path):
+    from acutance.models.weights import write_model_npz
+    from acutance.preencode.chooser import FORMAT
+
     path = tmp_path / "old.npz"
-    meta = json.dumps({"features": ["lap"], "fitted_on": []})
-    with open(path, "wb") as handle:
-        np.savez(handle, mean=np.zeros(1), scale=np.ones(1), coef=np.zeros((6, 2)), low=np.zeros(1), high=np.ones(1),
-                 meta=np.array(meta))
+    arrays = {"mean": np.zeros(1), "scale": np.ones(1), "coef": np.zeros((6, 2)), "low": np.zeros(1), "high": np.ones(1)}
+    write_model_npz(path, {"format": FORMAT, "features": ["lap"], "fitted_on": []}, arrays)
     with pytest.raises(ModelError, match="fitted on features"):
         Chooser.load(path)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ModelError, match="cannot read the pre-encode chooser"):
+    with pytest.raises(ModelError, match="junk.npz"):
         Chooser.load(tmp_path / "junk.npz")
+    other = tmp_path / "other.npz"
+    write_model_npz(other, {"format": "acutance-lut-1"}, {"x": np.zeros(1)})
+    with pytest.raises(ModelError, match="acutance-pre-encode-1"):
+        Chooser.load(other)
 
 
 def test_shipped_chooser_is_fitted_on_named_training_clips_only():

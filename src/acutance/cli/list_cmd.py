@@ -8,7 +8,7 @@ import json
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("list", help="list the registered models", description=__doc__)
-    parser.add_argument("--task", help="only models of this task (upscale, denoise, deblock, sharpen, face, quality)")
+    parser.add_argument("--task", help="only models of this task (upscale, denoise, deblock, sharpen, face, quality, style, inpaint, pre-encode)")
     parser.add_argument("--json", action="store_true", help="print the descriptors as JSON")
     parser.set_defaults(func=run)
 

@@ -54,7 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "warm": ("acutance.cli.demo_cmd", "compile the numba kernels of the shipped models once, so first runs start fast"),
     "upscale-frames": (
         "acutance.cli.upscale_frames_cmd",
-        "upscale a folder of video frames in order, with a temporal model (vsr-x4, vsr-x2) or any other",
+        "upscale a folder of video frames, in order, with a temporal model (vsr-x4, vsr-x2) or any other",
     ),
     "video": (
         "acutance.cli.video_cmd",

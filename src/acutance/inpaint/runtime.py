@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -142,3 +143,42 @@ def _add_residuals(result, image, low, hole, query, known, unit, temperature, to
     out_blocks = _blocks(result, unit)
     rows, cols = np.divmod(targets, gw)
     out_blocks[rows, cols] += moved
+
+
+# ------------------------------------------------------------------------------------------- the family
+# The shipped network is reachable by name (``load_model("inpaint-gc")``) like every weight file. It fills a
+# mask, so it is not an image-to-image model: ``acutance.inpaint.inpaint`` (or ``Inpainter.inpaint``) runs it.
+
+
+@dataclass(frozen=True)
+class _File:
+    path: str
+    meta: dict
+
+
+def read(path) -> _File:
+    """An exported inpainting network, checked (format, graph inputs and outputs) by onnxruntime."""
+    _, meta = load_model(str(path))
+    return _File(str(path), meta)
+
+
+def describe(meta: dict) -> dict:
+    """Fills a mask on the whole image (no scale, no tiles: the hole is filled from the whole image)."""
+    return {"task": "inpaint", "scales": (1,), "input": "rgb", "context": 0, "default_scale": 1.0}
+
+
+@dataclass(frozen=True)
+class Inpainter:
+    info: object
+    model: _File
+
+    def inpaint(self, rgb: np.ndarray, mask: np.ndarray, **options) -> np.ndarray:
+        from acutance.inpaint.api import inpaint
+
+        return inpaint(rgb, mask, "learned", model=self.model.path, **options)
+
+    def __call__(self, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        raise ModelError(f"{self.info.name} fills a mask: use 'acutance inpaint IN --mask MASK'")  # type: ignore[attr-defined]
+
+
+Enhancer = Inpainter

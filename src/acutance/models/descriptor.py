@@ -11,7 +11,7 @@ from typing import Any, Callable, Literal, Protocol
 import numpy as np
 
 Task = Literal["upscale", "denoise", "deblock", "sharpen", "face", "quality", "style"]
-TASKS: tuple[str, ...] = ("upscale", "denoise", "deblock", "sharpen", "face", "quality", "style")
+TASKS: tuple[str, ...] = ("upscale", "denoise", "deblock", "sharpen", "face", "quality", "style", "inpaint", "pre-encode")
 # Tasks whose models map an image to an image (``model(rgb, scale) -> rgb``): what upscale/denoise/... run.
 IMAGE_TASKS: tuple[str, ...] = ("upscale", "denoise", "deblock", "sharpen")
 # The facts a family's ``describe`` reads from a model file (everything but name, summary, licence, loader).

@@ -52,6 +52,8 @@ FAMILIES: dict[str, Family] = {
     "dncm": Family("acutance.grading.dncm", "acutance-dncm-1", (".npz",), "DNCM colour-look encoder"),
     "antialias": Family("acutance.antialias.runtime", "acutance-antialias-1", (".npz",), "anti-aliasing filters"),
     "face": Family("acutance.faces.restorer", "acutance-face-restorer-1", (".onnx",), "ONNX face restorer"),
+    "inpaint": Family("acutance.inpaint.runtime", "acutance-inpaint-1", (".onnx",), "inpainting network"),
+    "pre-encode": Family("acutance.preencode.chooser", "acutance-pre-encode-1", (".npz",), "pre-encode chooser"),
     "vsr": Family("acutance.vsr.runtime", "acutance-vsr-1", (".onnx",), "temporal video upscaler"),
     # The shipped deep nets, by name only: their detail knob is the presence of a companion weights file.
     "deep-shipped": Family("acutance.deep.shipped", "acutance-onnx-1", (), "shipped deep SR net"),

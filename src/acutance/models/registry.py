@@ -119,6 +119,11 @@ _ROWS: tuple[Row, ...] = (
         "DNCM-style colour mapping encoder (histograms of a thumbnail -> per-image curves): 'acutance style --ref'"),
     Row("niqe-pristine", "niqe", "niqe-pristine.npz",
         "NIQE's pristine model, fitted on BSDS500 (no-reference, lower is better): 'acutance metrics --niqe'"),
+    Row("inpaint-gc", "inpaint", "inpaint-gc.onnx",
+        "Inpainting network (gated convolutions + attention at low resolution, residuals transferred at full "
+        "resolution): 'acutance inpaint --method learned'"),
+    Row("pre-encode-chooser", "pre-encode", "pre-encode-chooser.npz",
+        "Per-scene sharpening level before encoding (ridge fit on frequency features): 'acutance video --pre-encode auto'"),
     Row("aa-x1", "antialias", "aa-x1.npz",
         "Learned anti-aliasing: hashed 7x7 filters on edge pixels turn jaggies into clean edges: 'acutance antialias'"),
 )

@@ -8,7 +8,6 @@ shipped fit is ``acutance/weights/pre-encode-chooser.npz``, which names the clip
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,23 +38,60 @@ class Chooser:
     def choose(self, features: np.ndarray) -> int:
         return int(np.argmin(self.predict(features)))
 
+    @property
+    def meta(self) -> dict:
+        return {"format": FORMAT, "features": list(FEATURE_NAMES), "fitted_on": list(self.fitted_on)}
+
     def save(self, path: str | Path) -> Path:
-        meta = json.dumps({"features": FEATURE_NAMES, "fitted_on": list(self.fitted_on)})
-        with open(path, "wb") as handle:  # np.savez would append .npz to a name without it
-            np.savez(handle, mean=self.mean, scale=self.scale, coef=self.coef, low=self.low, high=self.high,
-                     meta=np.array(meta))  # fmt: skip
-        return Path(path)
+        from acutance.models.weights import write_model_npz
+
+        arrays = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "low": self.low, "high": self.high}
+        return write_model_npz(path, self.meta, arrays)
 
     @classmethod
     def load(cls, path: str | Path = WEIGHTS) -> Chooser:
+        """The chooser in ``path``, read by the strict model-file reader."""
+        from acutance.models.weights import read_model_npz
+
+        meta, data = read_model_npz(path, FORMAT, "pre-encode chooser")
+        if list(meta.get("features", ())) != list(FEATURE_NAMES):
+            raise ModelError(f"{path}: fitted on features {meta.get('features')}, expected {list(FEATURE_NAMES)}")
         try:
-            with np.load(path) as data:
-                meta = json.loads(str(data["meta"]))
-                if tuple(meta["features"]) != FEATURE_NAMES:
-                    raise ModelError(f"{path}: fitted on features {meta['features']}, expected {list(FEATURE_NAMES)}")
-                return cls(data["mean"], data["scale"], data["coef"], data["low"], data["high"], tuple(meta["fitted_on"]))
-        except (OSError, KeyError, ValueError) as error:
-            raise ModelError(f"cannot read the pre-encode chooser {path}: {error}") from None
+            chooser = cls(data["mean"], data["scale"], data["coef"], data["low"], data["high"],
+                          tuple(meta.get("fitted_on", ())))  # fmt: skip
+        except KeyError as error:
+            raise ModelError(f"{path}: the pre-encode chooser has no array {error}") from None
+        features = len(FEATURE_NAMES)
+        if chooser.coef.ndim != 2 or chooser.coef.shape[1] != features + 1 or any(
+            a.shape != (features,) for a in (chooser.mean, chooser.scale, chooser.low, chooser.high)
+        ):
+            raise ModelError(f"{path}: the pre-encode chooser's arrays do not match its {features} features")
+        return chooser
+
+
+# --- the model family: the shipped chooser has a registry name like every weight file ----------------------
+FORMAT = "acutance-pre-encode-1"
+
+
+def read(path) -> Chooser:
+    return Chooser.load(path)
+
+
+def describe(meta: dict) -> dict:
+    """Chooses a sharpening level per scene of a video (the ``pre-encode`` stage); no image in, none out."""
+    return {"task": "pre-encode", "scales": (1,), "input": "rgb", "context": 0, "default_scale": 1.0}
+
+
+@dataclass(frozen=True)
+class ChooserModel:
+    info: object
+    model: Chooser
+
+    def __call__(self, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        raise ModelError(f"{self.info.name} chooses sharpening for video: use 'acutance video --pre-encode auto'")  # type: ignore[attr-defined]
+
+
+Enhancer = ChooserModel
 
 
 def fit(features: np.ndarray, bd_rates: np.ndarray, names=(), alpha: float = ALPHA) -> Chooser:
