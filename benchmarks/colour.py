@@ -147,11 +147,11 @@ def quantise(rgb: np.ndarray) -> np.ndarray:
 
 
 def score(out, gt) -> dict:
-    from acutance.metrics import psnr
+    from acutance.metrics.registry import compute
 
     de = delta_e(quantise(out), gt)
     return {"de_mean": float(de.mean()), "de_p95": float(np.percentile(de, 95)),
-            "psnr": psnr(gt, quantise(out))}  # fmt: skip
+            "psnr": compute("psnr", gt, quantise(out))}  # fmt: skip
 
 
 WEIGHTS = None  # --weights: a DNCM model file (default: the shipped one)
