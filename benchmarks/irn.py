@@ -48,7 +48,7 @@ def _pair(path: Path):
 
 def evaluate(pairs: dict, scale: int, sets: list[str], data: Path, bsd100: int) -> dict:
     from acutance.io import list_images, read_image
-    from acutance.metrics import psnr
+    from acutance.metrics.registry import compute
     from acutance.metrics.sr_protocol import make_lr, modcrop, quantise, score_sr
     from acutance.models.registry import load_model
 
@@ -68,7 +68,7 @@ def evaluate(pairs: dict, scale: int, sets: list[str], data: Path, bsd100: int) 
                 rows.setdefault(f"{name} on bicubic LR", []).append(score_sr(hr, model(plain_lr, s), s, single_channel=gray))
             for label, (down, up) in pairs.items():
                 lr = quantise(down(hr))
-                rows.setdefault(f"{label} LR vs bicubic", []).append((psnr(plain_lr, lr, y_channel=True), float("nan")))
+                rows.setdefault(f"{label} LR vs bicubic", []).append((compute("psnr", plain_lr, lr, y_channel=True), float("nan")))
                 rows.setdefault(f"{label} round trip", []).append(score_sr(hr, up(lr, s), s, single_channel=gray))
                 for quality in (90, 75):
                     rows.setdefault(f"{label} JPEG Q{quality}", []).append(

@@ -49,13 +49,17 @@ def _deep_bytes(meta) -> tuple[float, float]:
     """
     meta = meta or {}
     hyper = meta.get("hyper_parameters") or {}
-    features = hyper.get("num_feat") or hyper.get("embed_dim") or 64
+    features = hyper.get("num_feat") or hyper.get("embed_dim") or hyper.get("features") or 64
     try:
         features = float(features)
     except (TypeError, ValueError):
         features = 64.0
     if meta.get("arch") == "SRVGGNetCompact":
         return 10 * features, 80.0
+    if meta.get("arch") == "InvRescaleNet":
+        # the inverse runs at the output's resolution: measured 135 (irn-x4) and 132 (irn-x2) bytes per
+        # output pixel with 32 features; 8 per feature leaves room for onnxruntime's arena in tiled runs
+        return 0.0, 8 * features
     return (192 * features, 48 * features) if meta else UNKNOWN_FAMILY_BYTES
 
 
