@@ -33,8 +33,7 @@ import numpy as np
 
 from acutance.antialias import classical, measure, render
 from acutance.antialias.api import matched_sigma
-from acutance.metrics.psnr import psnr
-from acutance.metrics.ssim import ssim
+from acutance.metrics.registry import compute
 from acutance.models.registry import load_model
 
 THREADS = 2
@@ -65,7 +64,7 @@ def best_blur_sigma() -> float:
     """The blur sigma with the best mean PSNR on *training* scenes (a grid), for the stronger baseline."""
     scenes = [render.render_scene(i, 160, 160, "train") for i in range(12)]
     grid = np.round(np.arange(0.3, 1.21, 0.05), 3)
-    scores = [np.mean([psnr(classical.gaussian(a, s), r) for a, r in scenes]) for s in grid]
+    scores = [np.mean([compute("psnr", classical.gaussian(a, s), r) for a, r in scenes]) for s in grid]
     return float(grid[int(np.argmax(scores))])
 
 
@@ -75,8 +74,8 @@ def score(methods: dict, pairs) -> dict:
         p, s = [], []
         for aliased, reference in pairs:
             out = np.clip(method(aliased), 0.0, 1.0)
-            p.append(psnr(out, reference))
-            s.append(ssim(reference, out))
+            p.append(compute("psnr", out, reference))
+            s.append(compute("ssim", reference, out))
         table[name] = {"psnr": round(float(np.mean(p)), 3), "ssim": round(float(np.mean(s)), 4)}
     return table
 

@@ -87,9 +87,8 @@ def temporal_scores(gts: list[np.ndarray], outs: list[np.ndarray]) -> dict:
 
 def quality(models: list[str], scale: int) -> dict:
     from acutance.io import read_image
-    from acutance.metrics import psnr
+    from acutance.metrics.registry import compute
     from acutance.metrics.sr_protocol import make_lr, modcrop, quantise
-    from acutance.metrics.ssim import ssim
 
     table: dict = {}
     for clip in vid4_clips():
@@ -100,9 +99,9 @@ def quality(models: list[str], scale: int) -> dict:
             outs, seconds = run_method(name, lrs, scale)
             outs = [quantise(np.clip(o, 0, 1)) for o in outs]
             row = {
-                "psnr_y": [round(psnr(g, o, y_channel=True), 3) for g, o in zip(gts, outs)],
-                "ssim_y": [round(ssim(g, o, y_channel=True), 4) for g, o in zip(gts, outs)],
-                "psnr_y_crop": [round(psnr(g, o, crop_border=scale, y_channel=True), 3) for g, o in zip(gts, outs)],
+                "psnr_y": [round(compute("psnr", g, o, y_channel=True), 3) for g, o in zip(gts, outs)],
+                "ssim_y": [round(compute("ssim", g, o, y_channel=True), 4) for g, o in zip(gts, outs)],
+                "psnr_y_crop": [round(compute("psnr", g, o, crop_border=scale, y_channel=True), 3) for g, o in zip(gts, outs)],
             }
             summary = {key: round(float(np.mean(v)), 4 if "ssim" in key else 3) for key, v in row.items()}
             summary |= temporal_scores(gts, outs) | {"seconds_per_frame": round(seconds, 3)}
