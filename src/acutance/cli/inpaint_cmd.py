@@ -7,7 +7,7 @@ from pathlib import Path
 
 from acutance.cli.limit_options import add_limit_arguments
 from acutance.cli.upscale_cmd import add_output_arguments
-from acutance.errors import AcutanceError, ImageWriteError, OptionError
+from acutance.errors import AcutanceError, OptionError
 
 METHODS = ("auto", "telea", "ns", "learned")  # acutance.inpaint.METHODS (not imported here: start-up time)
 ALPHA = "alpha"  # --mask alpha: the input's own alpha channel is the mask
@@ -152,27 +152,11 @@ def _process(args: argparse.Namespace, masks: _Masks, source: Path, target: Path
 
 
 def _run_file(args: argparse.Namespace, masks: _Masks) -> int:
-    from acutance.cli.upscale_cmd import FORMATS
-    from acutance.io import check_output_format, check_writable_output, is_image_path
+    from acutance.cli.upscale_cmd import file_target
 
     source: Path = args.input
-    if not is_image_path(source):
-        raise AcutanceError(f"{source}: not an image file (supported: png, jpg, webp, tif, bmp)")
-    suffix = FORMATS[args.format] if args.format else source.suffix
-    name = f"{source.stem}_{TAG}{suffix}"
-    if args.output is None:
-        target = source.with_name(name)
-    elif args.output.is_dir() or getattr(args, "output_is_folder", False):
-        target = args.output / name
-    else:
-        target = args.output
-    for kept, what in ((source, "the input"), (masks.single[0] if masks.single else None, "the mask")):
-        if kept is not None and target.resolve() == kept.resolve():
-            raise ImageWriteError(f"{target} is {what}; choose another output (-o), it is never replaced")
-    check_writable_output(target, overwrite=args.overwrite)
-    if not is_image_path(target):
-        raise ImageWriteError(f"cannot write {target}: unknown image extension {target.suffix!r}")
-    check_output_format(target, format=args.format, bit_depth=args.bit_depth)
+    keep = ((masks.single[0], "the mask"),) if masks.single else ()
+    target = file_target(args, source, TAG, keep)
     _process(args, masks, source, target, Path(source.name))
     print(target)
     return 0

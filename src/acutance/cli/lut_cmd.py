@@ -12,7 +12,6 @@ from pathlib import Path
 
 from acutance.cli.limit_options import add_limit_arguments
 from acutance.cli.upscale_cmd import add_output_arguments
-from acutance.errors import AcutanceError, ImageWriteError
 
 INTERPOLATIONS = ("tetrahedral", "trilinear")  # acutance.grading.cube.INTERPOLATIONS (not imported: startup)
 
@@ -70,25 +69,9 @@ def run_pixelwise(args: argparse.Namespace, tag: str, colour) -> int:
         named = source if source.name not in ("", "..") else source.resolve()
         root = args.output or named.with_name(f"{named.name}_{tag}")
         return process_folder(args, source, root, folder_inputs(source, root, recursive=args.recursive), process, tag)
-    from acutance.cli.upscale_cmd import FORMATS
-    from acutance.io import check_output_format, check_writable_output, is_image_path
+    from acutance.cli.upscale_cmd import file_target
 
-    if not is_image_path(source):
-        raise AcutanceError(f"{source}: not an image file (supported: png, jpg, webp, tif, bmp)")
-    suffix = FORMATS[args.format] if args.format else source.suffix
-    name = f"{source.stem}_{tag}{suffix}"
-    if args.output is None:
-        target = source.with_name(name)
-    elif args.output.is_dir() or getattr(args, "output_is_folder", False):
-        target = args.output / name
-    else:
-        target = args.output
-    if target.resolve() == source.resolve():
-        raise ImageWriteError(f"{target} is the input; choose another output (-o), the input is never replaced")
-    check_writable_output(target, overwrite=args.overwrite)
-    if not is_image_path(target):
-        raise ImageWriteError(f"cannot write {target}: unknown image extension {target.suffix!r}")
-    check_output_format(target, format=args.format, bit_depth=args.bit_depth)
+    target = file_target(args, source, tag)
     process(source, target)
     print(target)
     return 0

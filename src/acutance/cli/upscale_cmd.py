@@ -220,13 +220,30 @@ def run_model(args: argparse.Namespace, model, scale: float | None, tag: str) ->
     return _run_file(args, model, scale)
 
 
-def _file_output(args: argparse.Namespace, source: Path, scale: float) -> Path:
-    name = f"{source.stem}_{args.tag}{_suffix(args, source)}"
+def file_target(args: argparse.Namespace, source: Path, tag: str, keep: tuple[tuple[Path, str], ...] = ()) -> Path:
+    """The checked output of a one-file run of any image command: ``-o`` (a file or a folder) or
+    ``IN_TAG.ext`` beside the input. Refused before any work: an input that is no image, an output that
+    is the input (or another file in ``keep``, as (path, what)), exists without --overwrite, or has an
+    unknown extension or one that disagrees with --format."""
+    from acutance.io import check_output_format, check_writable_output, is_image_path
+
+    if not is_image_path(source):
+        raise AcutanceError(f"{source}: not an image file (supported: png, jpg, webp, tif, bmp)")
+    name = f"{source.stem}_{tag}{_suffix(args, source)}"
     if args.output is None:
-        return source.with_name(name)
-    if args.output.is_dir() or getattr(args, "output_is_folder", False):
-        return args.output / name
-    return args.output
+        target = source.with_name(name)
+    elif args.output.is_dir() or getattr(args, "output_is_folder", False):
+        target = args.output / name
+    else:
+        target = args.output
+    for kept, what in ((source, "the input"), *keep):
+        if _same_file(kept, target):
+            raise ImageWriteError(f"{target} is {what}; choose another output (-o), {what} is never replaced")
+    target = check_writable_output(target, overwrite=args.overwrite)
+    if not is_image_path(target):
+        raise ImageWriteError(f"cannot write {target}: unknown image extension {target.suffix!r}")
+    check_output_format(target, format=args.format, bit_depth=args.bit_depth)  # -o x.png --format jpg: refused
+    return target
 
 
 class _TileBar:
@@ -290,18 +307,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _run_file(args: argparse.Namespace, model, scale: float) -> int:
-    from acutance.io import check_output_format, check_writable_output, is_image_path
-
     source: Path = args.input
-    if not is_image_path(source):
-        raise AcutanceError(f"{source}: not an image file (supported: png, jpg, webp, tif, bmp)")
-    target = _file_output(args, source, scale)
-    if _same_file(source, target):
-        raise ImageWriteError(f"{target} is the input; choose another output (-o), the input is never replaced")
-    target = check_writable_output(target, overwrite=args.overwrite)
-    if not is_image_path(target):
-        raise ImageWriteError(f"cannot write {target}: unknown image extension {target.suffix!r}")
-    check_output_format(target, format=args.format, bit_depth=args.bit_depth)  # -o x.png --format jpg: refused
+    target = file_target(args, source, args.tag)
     _process(source, target, args, model, scale, progress=True)
     print(target)
     return 0

@@ -363,10 +363,10 @@ class JobManager:
             checkpoint()  # between tiles: a deleted job stops here
             job.progress = 0.1 + 0.8 * done / max(total, 1)
 
+        from acutance.rescale.tag import crop_to, match
+
         notice = crop = None
         if model.info.task == "upscale":  # an IRN LR and its upscaler belong together (else a note on the page)
-            from acutance.rescale.tag import crop_to, match
-
             notice, crop = match(spec.filename, image, spec.model, spec.data)
         tile = tile_for(model.info, spec.scale, self.settings.tile)
         result = crop_to(enhance_image(image, model, spec.scale, tile=tile, on_tile=on_tile), crop)
