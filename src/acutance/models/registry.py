@@ -68,8 +68,8 @@ _ROWS: tuple[Row, ...] = (
     ),
     *(
         Row(f"splut-x{scale}", "splut", f"splut-x{scale}.npz",
-            f"SPLUT x{scale} trained here (short CPU run): 4-bit MSB/LSB branches of int16 tables, 8 channels, "
-            f"two series stages (SPLUT-M's shape), on each RGB channel; below lut-x{scale}, a little faster")
+            f"SPLUT x{scale} trained here (CPU runs): 4-bit MSB/LSB branches of int16 tables, 8 channels, "
+            f"two series stages (SPLUT-M's shape), on each RGB channel; at or below lut-x{scale}, faster")
         for scale in (2, 4)
     ),
     *(
