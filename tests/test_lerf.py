@@ -120,7 +120,7 @@ def test_constant_image_stays_constant():
     assert np.abs(out - 0.4).max() < 1e-5
     # with a refinement stage the level may move (its table at the diagonal), but stays uniform
     out = lerf.upscale(random_model(refine=True), rgb, 2.3)
-    assert out.std(axis=(0, 1)).max() < 1e-6
+    assert out.std(axis=(0, 1)).max() < 5e-6  # float32 rounding differs by CPU (1.0e-6 seen); a seam is ~1e-2
 
 
 @pytest.mark.parametrize("scale", [2, 1.7])

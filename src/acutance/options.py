@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from acutance.errors import OptionError
@@ -43,3 +44,13 @@ class OptionsFile:
 
     def check(self) -> None:
         """Raise an ``OptionError`` for values that do not go together (the fields' types are the dataclass's)."""
+
+
+@dataclass
+class RecipeConfig(OptionsFile):
+    """The base of the recipes' config dataclasses (``acutance train NAME --config FILE``): every field is
+    optional in the file and an unknown key is refused. The fields here are the ones every recipe has; a
+    recipe's own fields follow them."""
+
+    seed: int = 0  # every random draw of the run (data, masks, initial weights) follows from it
+    threads: int = 1  # torch threads (0: torch's own setting); one by default, so two runs share 2 cores

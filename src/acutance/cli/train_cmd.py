@@ -43,6 +43,13 @@ def _data_output(parser: argparse.ArgumentParser, output_help: str, *, config: b
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
+def _schedule(parser: argparse.ArgumentParser, steps: str = "", minutes: str = "") -> None:
+    """--steps and --minutes of a recipe on the training loop; ``steps``/``minutes``: the defaults, for the help."""
+    parser.add_argument("--steps", type=int, help="training steps" + (f" (default: config or {steps})" if steps else ""))
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training"
+                        + (f" (default: {minutes})" if minutes else ""))
+
+
 def _resumable(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, metavar="DIR",
                         help="run folder: checkpoint and log.jsonl (default: OUTPUT.run); rerun to resume")
@@ -160,8 +167,7 @@ def _run_lut(args: argparse.Namespace) -> int:
 
 
 def _lerf_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, help="training steps")
-    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training")
+    _schedule(parser)
     parser.add_argument("--init", help="start from this LeRF model file's tables")
     _data_output(parser, "model file to write (.npz)")
     _resumable(parser)
@@ -183,8 +189,7 @@ def _run_lerf(args: argparse.Namespace) -> int:
 
 def _splut_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), help="upscaling factor (default: config or 4)")
-    parser.add_argument("--steps", type=int, help="training steps")
-    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training")
+    _schedule(parser)
     _data_output(parser, "model file to write (.npz)")
     _resumable(parser)
 
@@ -327,8 +332,7 @@ def _run_face_quality(args: argparse.Namespace) -> int:
 
 
 def _dncm_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, help="training steps")
-    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training")
+    _schedule(parser)
     _data_output(parser, "model file to write (.npz)")
     _resumable(parser)
 
@@ -353,8 +357,7 @@ def _irn_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, choices=(2, 4), help="downscaling factor (default: config or 2)")
     parser.add_argument("--jpeg-aug", action="store_true", default=None,
                         help="the robust variant: JPEG (real codec and differentiable proxy) on the LR in training")
-    parser.add_argument("--steps", type=int, help="training steps (default: config or 20000)")
-    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training (default: 40)")
+    _schedule(parser, "20000", "40")
     _data_output(parser, "upscaler file to write (.onnx); the downscaler goes beside it as NAME.down.onnx")
     _resumable(parser)
 
@@ -378,8 +381,7 @@ def _run_irn(args: argparse.Namespace) -> int:
 
 
 def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, help="training steps (default: config or 20000)")
-    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training (default: 60)")
+    _schedule(parser, "20000", "60")
     _data_output(parser, "the ONNX file to write (.onnx)")
     _resumable(parser)
 
@@ -398,8 +400,7 @@ def _run_inpaint(args: argparse.Namespace) -> int:
 
 def _vsr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, choices=(2, 4), help="upscaling factor (default: config or 4)")
-    parser.add_argument("--steps", type=int, help="training steps")
-    parser.add_argument("--minutes", type=float, help="stop after this many minutes of training (default: 50)")
+    _schedule(parser, minutes="50")
     _data_output(parser, "model file to write (.onnx)")
     _resumable(parser)
 

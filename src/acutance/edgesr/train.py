@@ -18,12 +18,12 @@ import numpy as np
 
 from acutance.edgesr.arch import EsrSpec
 from acutance.errors import OptionError
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 
 
 @dataclass
-class TrainConfig(OptionsFile):
-    """``acutance train edgesr --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class TrainConfig(RecipeConfig):
+    """Options of ``acutance train edgesr`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     kind: str = "tr"
     scale: int = 2
@@ -41,8 +41,6 @@ class TrainConfig(OptionsFile):
     max_images: int = 1000
     val_images: int = 16
     val_every: int = 250
-    seed: int = 0
-    threads: int = 1
 
     def check(self) -> None:
         self.spec()  # validates the architecture
@@ -84,7 +82,7 @@ def train_on_pairs(config: TrainConfig, pairs, val_pairs=(), log=print, run: Pat
     """
     from acutance.edgesr.arch import build
     from acutance.train.data import luma_batch
-    from acutance.train.loop import LoopOptions, fit, run_files, seeded_torch
+    from acutance.train.loop import LoopOptions, fit, seeded_torch
 
     torch = seeded_torch(config, "edge-SR training")
     rng = np.random.default_rng(config.seed + 1)
@@ -98,9 +96,8 @@ def train_on_pairs(config: TrainConfig, pairs, val_pairs=(), log=print, run: Pat
     scores = (lambda model: {"val_psnr": round(validate(model, val_pairs, config.scale), 3)}) if val_pairs else None
     options = LoopOptions(steps=config.steps, lr=config.lr, lr_min=config.lr_min, val_every=config.val_every,
                           log_every=config.val_every, checkpoint_every=config.val_every, keep_best=bool(val_pairs))
-    checkpoint, log_path = run_files(run) if run is not None else (None, None)
     result = fit(net, torch.optim.Adam(net.parameters(), lr=config.lr), losses, options, rng=rng,
-                 checkpoint=checkpoint, log_path=log_path, config=asdict(config), validate=scores,
+                 run=run, config=config, validate=scores,
                  name=config.spec().name, progress=progress, stop_after=stop_after, log=log)
     history = [dict(entry) for entry in result.history]
     if result.best is not None:

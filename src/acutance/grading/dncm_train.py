@@ -30,12 +30,12 @@ import numpy as np
 from acutance.grading import dncm
 from acutance.grading.perturb import FAMILIES, random_look
 from acutance.errors import OptionError
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 
 
 @dataclass
-class DncmConfig(OptionsFile):
-    """``acutance train dncm --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class DncmConfig(RecipeConfig):
+    """Options of ``acutance train dncm`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     knots: int = 16
     hidden: int = 256
@@ -56,8 +56,6 @@ class DncmConfig(OptionsFile):
     val_images: int = 24
     val_every: int = 500
     minutes: float = 0.0  # stop after this many minutes of training (0: none)
-    seed: int = 0
-    threads: int = 1
 
     def check(self) -> None:
         if self.knots < 2 or self.hidden < 1 or self.hidden_layers < 1:
@@ -160,13 +158,9 @@ def train(config: DncmConfig, data_dirs: list[Path], log=print, run: Path | None
           stop_after: int | None = None) -> tuple[dict, dict]:
     """Train the encoder; returns (arrays, meta) for ``dncm.save_encoder``."""
     from acutance.train.data import find_images, held_out_split
-    from acutance.train.loop import LoopOptions, fit, open_run, require_torch, run_files
+    from acutance.train.loop import LoopOptions, begin_recipe, fit
 
-    torch = require_torch("DNCM training")
-    config.check()
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    torch, run = begin_recipe(config, run, data_dirs, "DNCM training")
     files = find_images(data_dirs, sort=True)
     start = time.perf_counter()
     held, rest = held_out_split(files, config.val_images)
@@ -242,9 +236,8 @@ def train(config: DncmConfig, data_dirs: list[Path], log=print, run: Path | None
                           ema=config.ema, val_every=config.val_every, log_every=config.val_every,
                           checkpoint_every=config.val_every, keep_best=True, time_limit_s=config.minutes * 60,
                           threads=config.threads)
-    checkpoint, log_path = run_files(run) if run is not None else (None, None)
     result = fit(net, torch.optim.Adam(net.parameters(), lr=config.lr), losses, options, rng=rng,
-                 checkpoint=checkpoint, log_path=log_path, config=asdict(config), validate=validate,
+                 run=run, config=config, validate=validate,
                  name="dncm", progress=progress, stop_after=stop_after, log=log)
     meta = {"knots": config.knots, "hidden_layers": config.hidden_layers, "config": asdict(config),
             "steps": result.step, "training_seconds": result.seconds, "best": result.best,

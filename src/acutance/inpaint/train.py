@@ -16,20 +16,20 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from acutance.errors import OptionError
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 
 FORMAT = "acutance-inpaint-1"
 
 
 @dataclass
-class TrainConfig(OptionsFile):
-    """``acutance train inpaint --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class TrainConfig(RecipeConfig):
+    """Options of ``acutance train inpaint`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     width: int = 24
     blocks: int = 4
@@ -45,8 +45,6 @@ class TrainConfig(OptionsFile):
     val_images: int = 8
     val_crop: int = 256
     val_every: int = 200
-    seed: int = 0
-    threads: int = 1
 
     def check(self) -> None:
         if self.crop < 32 or self.crop % 16:
@@ -139,13 +137,9 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
     """Train the inpainting network; returns (module, meta)."""
     from acutance.inpaint.net import InpaintNet
     from acutance.train.data import find_images, held_out_split
-    from acutance.train.loop import LoopOptions, fit, open_run, require_torch, run_files
+    from acutance.train.loop import LoopOptions, begin_recipe, fit, recipe_meta
 
-    torch = require_torch("inpainting training")
-    config.check()
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    torch, run = begin_recipe(config, run, data_dirs, "inpainting training")
     start = time.perf_counter()
     held, rest = held_out_split(find_images(data_dirs, sort=True), config.val_images)
     images = _load(rest, config.crop)
@@ -170,20 +164,11 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
                           val_every=config.val_every, log_every=config.val_every // 4 or 1,
                           checkpoint_every=config.val_every // 2 or 1, keep_best=True,
                           time_limit_s=config.time_limit_min * 60, threads=config.threads)  # fmt: skip
-    checkpoint, log_path = run_files(run) if run is not None else (None, None)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.99))
-    result = fit(net, optimiser, losses, options, rng=rng, checkpoint=checkpoint, log_path=log_path,
-                 config=asdict(config), validate=lambda model: validate(model, val_pairs), name="inpaint",
+    result = fit(net, optimiser, losses, options, rng=rng, run=run, config=config, validate=lambda model: validate(model, val_pairs), name="inpaint",
                  progress=progress, stop_after=stop_after, log=log)  # fmt: skip
-    meta = {
-        "config": asdict(config),
-        "steps": result.step,
-        "best": result.best,
-        "train_seconds": round(time.perf_counter() - start, 1),
-        "data": [str(d) for d in data_dirs],
-        "params": sum(p.numel() for p in net.parameters()),
-    }
-    return result.model, meta
+    return result.model, recipe_meta(config, result, start, data_dirs,
+                                     params=sum(p.numel() for p in net.parameters()))
 
 
 def onnx_bytes(net, meta: dict) -> bytes:

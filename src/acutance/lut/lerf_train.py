@@ -27,15 +27,15 @@ import numba as nb
 import numpy as np
 
 from acutance.lut import kernels
-from acutance.lut.lerf import RHO_MAX, SIGMA_MAX, SIGMA_MIN, LerfModel, save_model, taps
+from acutance.lut.lerf import RHO_MAX, SIGMA_MAX, SIGMA_MIN, LerfModel, taps
 from acutance.lut.runtime import N_ENTRIES, Stage
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 from acutance.lut.train import _ensemble, _finish, _gather, _torch, simplex_interp
 
 
 @dataclass
-class LerfConfig(OptionsFile):
-    """``acutance train lerf --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class LerfConfig(RecipeConfig):
+    """Options of ``acutance train lerf`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     patterns: list[str] = field(default_factory=lambda: ["s", "d", "y"])
     refine: bool = True
@@ -52,8 +52,6 @@ class LerfConfig(OptionsFile):
     )
     init_sigma: float = 2.0
     max_images: int = 1000
-    seed: int = 0
-    threads: int = 1
     checkpoint_every: int = 500
     init: str = ""  # start from this model file's tables (e.g. a second phase at a lower learning rate)
 
@@ -470,10 +468,9 @@ def train(config: LerfConfig, data_dirs: list[Path], log=print, images=None, run
 
     run: a run folder (checkpoint every ``checkpoint_every`` steps, log.jsonl): a rerun resumes from it.
     """
-    from acutance.train.loop import LoopOptions, fit, open_recipe_run, parameters_module, run_files, seeded_torch
+    from acutance.train.loop import LoopOptions, begin_recipe, fit, parameters_module
 
-    torch = seeded_torch(config, "LeRF training")
-    run = open_recipe_run(run, config, data_dirs)
+    torch, run = begin_recipe(config, run, data_dirs, "LeRF training")
     start = time.perf_counter()
     if images is None:
         images = load_images(data_dirs, config.max_images, config.seed)
@@ -494,9 +491,7 @@ def train(config: LerfConfig, data_dirs: list[Path], log=print, images=None, run
 
     options = LoopOptions(steps=config.steps, lr=config.lr_kernel, lr_min=config.lr_kernel, log_every=100,
                           checkpoint_every=config.checkpoint_every, time_limit_s=config.minutes * 60)
-    checkpoint, log_path = run_files(run) if run is not None else (None, None)
-    result = fit(holder, torch.optim.Adam(groups), losses, options, rng=rng, checkpoint=checkpoint,
-                 log_path=log_path, name="lerf", progress=progress, stop_after=stop_after, log=log)
+    result = fit(holder, torch.optim.Adam(groups), losses, options, rng=rng, run=run, name="lerf", progress=progress, stop_after=stop_after, log=log)
     meta = {
         "config": asdict(config), "steps": result.step, "train_seconds": result.seconds,
         "method": "tables trained directly (Adam through 4-simplex interpolation), L1 on Y",

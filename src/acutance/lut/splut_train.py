@@ -30,14 +30,14 @@ import numpy as np
 
 from acutance.errors import OptionError
 from acutance.lut.splut import BRANCHES, ENTRIES, KERNELS, LEVELS, SplutModel, _quantise
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 
 INPUTS = {"msb": (16, 255), "lsb": (1, 255)}  # the two bases add up to the 8-bit value / 255
 
 
 @dataclass
-class SplutConfig(OptionsFile):
-    """``acutance train splut --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class SplutConfig(RecipeConfig):
+    """Options of ``acutance train splut`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     scale: int = 4
     channels: int = 8
@@ -52,8 +52,6 @@ class SplutConfig(OptionsFile):
     lr_min: float = 1e-5
     max_images: int = 1000
     checkpoint_every: int = 200
-    seed: int = 0
-    threads: int = 1
 
     def check(self) -> None:
         if self.scale not in (2, 3, 4):
@@ -88,6 +86,8 @@ def _reflect_index(n: int, shift: int):
 
 
 def _mlp(n_in: int, hidden: int, n_out: int, gain: float):
+    from acutance.train.loop import zero_last_mlp
+
     torch = _torch()
 
     class Net(torch.nn.Module):
@@ -95,13 +95,7 @@ def _mlp(n_in: int, hidden: int, n_out: int, gain: float):
 
         def __init__(self):
             super().__init__()
-            self.body = torch.nn.Sequential(
-                torch.nn.Linear(n_in, hidden), torch.nn.ReLU(),
-                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-                torch.nn.Linear(hidden, n_out),
-            )  # fmt: skip
-            torch.nn.init.zeros_(self.body[-1].weight)
-            torch.nn.init.zeros_(self.body[-1].bias)
+            self.body = zero_last_mlp([n_in, hidden, hidden, n_out])
             self.gain = gain
 
         def forward(self, values):
@@ -212,12 +206,9 @@ def train(config: SplutConfig, data_dirs: list[Path], log=print, run: Path | Non
     pairs: (lr, hr) luma pairs instead of reading ``data_dirs`` (tests).
     """
     from acutance.train.data import find_images, luma_batch, luma_pairs
-    from acutance.train.loop import LoopOptions, fit, open_run, run_files
+    from acutance.train.loop import LoopOptions, begin_recipe, fit
 
-    torch = _torch()
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
+    torch, run = begin_recipe(config, run, data_dirs, "SPLUT training")
     start = time.perf_counter()
     if pairs is None:
         pairs = luma_pairs(find_images(data_dirs), config.scale, config.max_images, config.seed)
@@ -232,9 +223,8 @@ def train(config: SplutConfig, data_dirs: list[Path], log=print, run: Path | Non
 
     options = LoopOptions(steps=config.steps, lr=config.lr, lr_min=config.lr_min, warmup=min(200, config.steps // 10),
                           log_every=100, checkpoint_every=config.checkpoint_every, time_limit_s=config.minutes * 60)
-    checkpoint, log_path = run_files(run) if run is not None else (None, None)
     result = fit(net, torch.optim.Adam(net.parameters(), lr=config.lr), losses, options, rng=rng,
-                 checkpoint=checkpoint, log_path=log_path, config=asdict(config), name=f"splut x{config.scale}",
+                 run=run, config=config, name=f"splut x{config.scale}",
                  progress=progress, stop_after=stop_after, log=log)
     if not result.finished:
         from acutance.train.loop import Stopped

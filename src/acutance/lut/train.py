@@ -23,14 +23,14 @@ import numpy as np
 from acutance.errors import OptionError
 from acutance.lut import kernels
 from acutance.lut.runtime import LutModel, Stage
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 
 L = kernels.LEVELS
 
 
 @dataclass
-class TrainConfig(OptionsFile):
-    """``acutance train lut --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class TrainConfig(RecipeConfig):
+    """Options of ``acutance train lut`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     scale: int = 4
     method: str = "fit"  # "fit": least-squares tables (no torch); "net": MLPs -> tables
@@ -58,8 +58,6 @@ class TrainConfig(OptionsFile):
     # after fine-tuning a cascade, re-fit its last stage by least squares (fit options above) on what the
     # trained 1x stages output: CG iterations, 0 = off
     refit_iterations: int = 0
-    seed: int = 0
-    threads: int = 1
 
     def check(self) -> None:
         if self.method not in ("fit", "net"):
@@ -148,19 +146,14 @@ def simplex_interp(table, values):
 
 def _mlp(hidden: int, n_out: int, init_mean: float):
     """4 values -> n_out: ``init_mean`` x (mean of the 4) plus a learned MLP (last layer zero: starts as prior)."""
+    from acutance.train.loop import zero_last_mlp
+
     torch = _torch()
 
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.body = torch.nn.Sequential(
-                torch.nn.Linear(4, hidden), torch.nn.ReLU(),
-                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-                torch.nn.Linear(hidden, n_out),
-            )  # fmt: skip
-            torch.nn.init.zeros_(self.body[-1].weight)
-            torch.nn.init.zeros_(self.body[-1].bias)
+            self.body = zero_last_mlp([4, hidden, hidden, hidden, n_out])
 
         def forward(self, values):
             return values.mean(-1, keepdim=True) * init_mean + self.body(values / 255.0 - 0.5) * 64.0

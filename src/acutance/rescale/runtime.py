@@ -44,7 +44,7 @@ class Downscaler:
         return np.ascontiguousarray(np.clip(out[0], 0, 1).transpose(1, 2, 0), dtype=np.float32)
 
 
-def down_path(path) -> "Path":
+def down_path(path):
     """The downscaler's file beside the upscaler's ``NAME.onnx``: ``NAME.down.onnx``."""
     from pathlib import Path
 

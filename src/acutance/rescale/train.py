@@ -21,18 +21,18 @@ Losses, IRN's (Xiao et al. 2020) with its weights rewritten for per-element mean
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from acutance.errors import OptionError
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 
 
 @dataclass
-class TrainConfig(OptionsFile):
-    """``acutance train irn --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class TrainConfig(RecipeConfig):
+    """Options of ``acutance train irn`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     scale: int = 2
     blocks: int = 4
@@ -57,8 +57,6 @@ class TrainConfig(OptionsFile):
     val_images: int = 4
     val_crop: int = 192  # HR centre crop of the held-out images
     val_every: int = 150
-    seed: int = 0
-    threads: int = 1
 
     def check(self) -> None:
         self.spec()
@@ -152,12 +150,9 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
     from acutance.rescale.irn import InvRescaleNet
     from acutance.rescale.jpeg import jpeg_proxy, jpeg_real, quantise
     from acutance.train.data import PatchSampler, find_images, protocol_pair
-    from acutance.train.loop import LoopOptions, fit, open_run, require_torch, run_files
+    from acutance.train.loop import LoopOptions, begin_recipe, fit, recipe_meta
 
-    torch = require_torch("IRN training")
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    torch, run = begin_recipe(config, run, data_dirs, "IRN training")
     start = time.perf_counter()
     s = config.scale
     # held out: the first images of the sorted list, centre-cropped; the sampler reads them too, so they are
@@ -205,19 +200,10 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
                           val_every=config.val_every, log_every=config.val_every,
                           checkpoint_every=config.val_every, keep_best=True,
                           time_limit_s=config.time_limit_min * 60, threads=config.threads)  # fmt: skip
-    checkpoint, log_path = run_files(run) if run is not None else (None, None)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.99))
-    result = fit(net, optimiser, losses, options, rng=None, checkpoint=checkpoint, log_path=log_path,
-                 config=asdict(config), validate=lambda model: validate(model, val_pairs, s, config.jpeg_aug), name=config.name,
+    result = fit(net, optimiser, losses, options, rng=None, run=run, config=config, validate=lambda model: validate(model, val_pairs, s, config.jpeg_aug), name=config.name,
                  progress=progress, stop_after=stop_after, log=log, data_state=_RngState(rng))  # fmt: skip
-    meta = {
-        "config": asdict(config),
-        "history": result.history,
-        "best": result.best,
-        "train_seconds": round(time.perf_counter() - start, 1),
-        "data": [str(d) for d in data_dirs],
-    }
-    return result.model, meta
+    return result.model, recipe_meta(config, result, start, data_dirs)
 
 
 class _RngState:

@@ -25,7 +25,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -139,7 +139,8 @@ def fit(
     rng: np.random.Generator | None = None,
     checkpoint: str | os.PathLike | None = None,
     log_path: str | os.PathLike | None = None,
-    config: dict | None = None,
+    run: str | os.PathLike | None = None,
+    config: dict | Any = None,
     validate: Callable[[Any], dict] | None = None,
     after_step: Callable[[int], dict] | None = None,
     extra: dict | None = None,
@@ -152,8 +153,9 @@ def fit(
     """Train ``net`` with ``optimiser``; ``step_losses(step)`` returns one step's loss terms (torch scalars),
     whose sum is back-propagated.
 
-    rng: the recipe's data generator (its state is checkpointed). checkpoint / log_path: files (None: none).
-    config: what a resumed run must have been started with (else an OptionError). validate(model) -> {name:
+    rng: the recipe's data generator (its state is checkpointed). checkpoint / log_path: files (None: none);
+    run: a run folder instead, holding both (``run_files``). config: what a resumed run must have been started
+    with (a dict, or a recipe's config dataclass; else an OptionError). validate(model) -> {name:
     value} (the first value is the score, higher is better). after_step(step) -> more logged terms (e.g. a
     discriminator's update). extra: more modules and optimisers to checkpoint, by name. data_state: an object
     with ``state_dict()`` / ``load_state_dict()`` (numpy arrays and JSON values) for data with memory (pools).
@@ -163,6 +165,10 @@ def fit(
 
     if options.threads:
         torch.set_num_threads(options.threads)
+    if run is not None:
+        checkpoint, log_path = run_files(run)
+    if is_dataclass(config):
+        config = asdict(config)
     extra = dict(extra or {})
     ema = copy.deepcopy(net).requires_grad_(False) if options.ema > 0 else None
     for group in optimiser.param_groups:
@@ -318,6 +324,27 @@ def parameters_module(*groups):
     return Tables()
 
 
+def recipe_meta(config, result: FitResult, started: float, data_dirs=(), **more) -> dict:
+    """What a recipe records in its model file about the run: the config, the log, the kept state, the wall
+    time since ``started`` (``time.perf_counter()``) and the data folders."""
+    return {"config": asdict(config), "steps": result.step, "history": result.history, "best": result.best,
+            "train_seconds": round(time.perf_counter() - started, 1), "data": [str(d) for d in data_dirs], **more}
+
+
+def zero_last_mlp(sizes: list[int]):
+    """``Linear``/``ReLU`` layers through ``sizes`` (input, hidden..., output) whose last layer starts at zero,
+    so a net that adds its output to a prior starts as that prior (the LUT and SPLUT recipes)."""
+    import torch
+
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+    body = torch.nn.Sequential(*layers[:-1])
+    torch.nn.init.zeros_(body[-1].weight)
+    torch.nn.init.zeros_(body[-1].bias)
+    return body
+
+
 def require_torch(what: str):
     try:
         import torch
@@ -336,10 +363,16 @@ def seeded_torch(config, what: str = "training"):
     return torch
 
 
+def begin_recipe(config, run: str | os.PathLike | None, data_dirs=(), what: str = "training"):
+    """How every torch recipe starts: its config checked, torch seeded (``seeded_torch``) and its run folder
+    opened (``open_recipe_run``); returns (torch, run folder or None)."""
+    if hasattr(config, "check"):
+        config.check()
+    return seeded_torch(config, what), open_recipe_run(run, config, data_dirs)
+
+
 def open_recipe_run(folder: str | os.PathLike | None, config, data_dirs=()) -> Path | None:
     """``open_run`` for a recipe: the run's identity is its config dataclass and its data folders."""
-    from dataclasses import asdict
-
     return open_run(folder, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
 
 

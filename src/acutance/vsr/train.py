@@ -15,18 +15,18 @@ Validation: Y-PSNR (scale border cropped, 8-bit) of the held-out clips, whole fr
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from acutance.errors import OptionError
-from acutance.options import OptionsFile
+from acutance.options import RecipeConfig
 
 
 @dataclass
-class TrainConfig(OptionsFile):
-    """``acutance train vsr --config FILE`` (JSON or TOML): every field optional, unknown keys refused."""
+class TrainConfig(RecipeConfig):
+    """Options of ``acutance train vsr`` (``--config FILE``, JSON or TOML; see ``RecipeConfig``)."""
 
     scale: int = 4
     features: int = 32
@@ -47,8 +47,6 @@ class TrainConfig(OptionsFile):
     lr: float = 1e-3
     lr_min: float = 1e-5
     val_every: int = 100
-    seed: int = 0
-    threads: int = 1
 
     def check(self) -> None:
         if self.scale not in (2, 4):
@@ -207,14 +205,10 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
           stop_after: int | None = None):  # fmt: skip
     """Train the temporal refiner; returns (refiner, meta)."""
     from acutance.train.data import find_images, held_out_split
-    from acutance.train.loop import LoopOptions, fit, open_run, resumable, run_files, require_torch
+    from acutance.train.loop import LoopOptions, begin_recipe, fit, recipe_meta, resumable
     from acutance.vsr.net import Refiner, params
 
-    torch = require_torch("temporal SR training")
-    config.check()
-    run = open_run(run, {"config": asdict(config), "data": [str(d) for d in data_dirs]})
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    torch, run = begin_recipe(config, run, data_dirs, "temporal SR training")
     start = time.perf_counter()
     held, rest = held_out_split(find_images(data_dirs, sort=True), config.val_images)
 
@@ -253,19 +247,10 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
     options = LoopOptions(steps=config.steps, lr=config.lr, lr_min=config.lr_min, warmup=50,
                           val_every=config.val_every, log_every=config.val_every, checkpoint_every=config.val_every,
                           keep_best=True, time_limit_s=config.time_limit_min * 60, threads=config.threads)  # fmt: skip
-    checkpoint, log_path = run_files(run) if run is not None else (None, None)
     optimiser = torch.optim.Adam(refiner.parameters(), lr=config.lr, betas=(0.9, 0.99))
-    result = fit(refiner, optimiser, losses, options, rng=rng, checkpoint=checkpoint, log_path=log_path,
-                 config=asdict(config), validate=lambda model: validate(model, val, s), name=config.name,
+    result = fit(refiner, optimiser, losses, options, rng=rng, run=run, config=config, validate=lambda model: validate(model, val, s), name=config.name,
                  progress=progress, stop_after=stop_after, log=log)  # fmt: skip
-    meta = {
-        "config": asdict(config),
-        "history": result.history,
-        "best": result.best,
-        "train_seconds": round(time.perf_counter() - start, 1),
-        "data": [str(d) for d in data_dirs],
-    }
-    return result.model, meta
+    return result.model, recipe_meta(config, result, start, data_dirs)
 
 
 def export_model(refiner, meta: dict, path: Path, *, overwrite: bool = False) -> Path:
