@@ -262,3 +262,16 @@ def test_published_models_reach_their_set5_figures(converted, variant, shared_da
     assert len(files) == 5
     score = np.mean([evaluate_sr_image(lambda lr: splut.upscale(model, lr), path, 4).psnr for path in files])
     assert abs(score - PUBLISHED[variant][1]) <= 0.03, f"SPLUT-{variant}: Set5 x4 {score:.3f} dB"
+
+
+def test_strip_rows_balance_the_threads_within_the_byte_budget():
+    from acutance.lut.splut import STRIP_BYTES, strip_rows
+
+    for planes, height, width, channels, threads in [(3, 256, 256, 16, 2), (3, 540, 960, 16, 2),
+                                                     (3, 2160, 3840, 16, 2), (1, 5, 7, 4, 2), (3, 1, 1, 16, 4)]:
+        rows = strip_rows(planes, height, width, channels, threads)
+        strips = -(-height // rows)
+        assert 1 <= rows <= height
+        assert rows * width * channels * 4 <= max(STRIP_BYTES, 8 * width * channels * 4)
+        assert (planes * strips) % threads == 0 or strips == height  # even, unless the rows run out
+    assert strip_rows(3, 256, 256, 16, 2) == 128  # 6 tasks of 128 rows, not 24 of 32 (less halo)
