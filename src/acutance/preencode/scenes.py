@@ -18,6 +18,7 @@ _THUMB_WIDTH = 64
 _ABSOLUTE = 0.08  # mean |difference| of the thumbnails, on 0..1, below which nothing is a cut
 _RELATIVE = 3.0  # ... and it must be this many times the recent median change
 _RECENT = 24
+_MEAN = np.full((1, 3), 1 / 3, np.float32)  # for cv2.transform: the channel mean, faster than mean(axis=2)
 
 
 class CutDetector:
@@ -30,10 +31,13 @@ class CutDetector:
         """True when ``rgb`` starts a new scene (the first frame always does)."""
         height, width = rgb.shape[:2]
         size = (_THUMB_WIDTH, max(1, round(height * _THUMB_WIDTH / width)))
-        # Every step-th pixel first (a view), so the cost does not grow with the frame: 1080p costs what 480p does.
+        # About every step-th pixel first, so the cost does not grow with the frame: 1080p costs what 480p does.
+        # cv2's nearest resize gathers them (the same pixels as rgb[::step, ::step] where the step divides the
+        # size) several times faster than numpy copies the strided view.
         step = max(1, width // (2 * _THUMB_WIDTH))
-        small = np.ascontiguousarray(rgb[::step, ::step])
-        thumb = cv2.resize(small, size, interpolation=cv2.INTER_AREA).mean(axis=2)
+        small = rgb if step == 1 else cv2.resize(np.ascontiguousarray(rgb), (-(-width // step), -(-height // step)),
+                                                 interpolation=cv2.INTER_NEAREST)
+        thumb = cv2.transform(cv2.resize(small, size, interpolation=cv2.INTER_AREA), _MEAN)  # the channels' mean
         previous, self.previous = self.previous, thumb
         if previous is None:
             self.since_cut = 1
