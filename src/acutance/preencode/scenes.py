@@ -35,8 +35,9 @@ class CutDetector:
         # cv2's nearest resize gathers them (the same pixels as rgb[::step, ::step] where the step divides the
         # size) several times faster than numpy copies the strided view.
         step = max(1, width // (2 * _THUMB_WIDTH))
-        small = rgb if step == 1 else cv2.resize(np.ascontiguousarray(rgb), (-(-width // step), -(-height // step)),
-                                                 interpolation=cv2.INTER_NEAREST)
+        small = np.ascontiguousarray(rgb)
+        if step > 1:
+            small = cv2.resize(small, (-(-width // step), -(-height // step)), interpolation=cv2.INTER_NEAREST)
         thumb = cv2.transform(cv2.resize(small, size, interpolation=cv2.INTER_AREA), _MEAN)  # the channels' mean
         previous, self.previous = self.previous, thumb
         if previous is None:
