@@ -342,6 +342,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="images per set (0: all)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-video", action="store_true")
+    parser.add_argument("--only-speed", action="store_true", help="only the speed rows (merged into the stored results)")
     parser.add_argument("--weights", help="a DNCM model file (default: the shipped weights/dncm.npz)")
     args = parser.parse_args()
     global WEIGHTS
@@ -351,6 +352,13 @@ def main() -> None:
     result: dict = {"quality": {}}
     with tempfile.TemporaryDirectory() as temp:
         cubes = look_cubes(Path(temp))
+        if args.only_speed:
+            result = common.read_result("colour") | {"speed": speed(cubes)}
+            path = common.write_result("colour", result)
+            result["machine"] = {"cpus": __import__("os").cpu_count()}
+            (common.RESULTS / "colour.md").write_text(markdown(result), encoding="utf-8")
+            print(markdown(result))
+            return
         for name in args.sets.split(","):
             result["quality"][name] = run_set(name, data.joinpath(*SETS[name]), cubes, args.limit)
         result["exported_lut"] = exported_lut_check(data.joinpath(*SETS["Kodak24"]), cubes)

@@ -36,6 +36,15 @@ def write_result(name: str, payload: dict) -> Path:
     return path
 
 
+def read_result(name: str) -> dict:
+    """The stored results of ``name`` (empty when there are none), without the machine record, which
+    ``write_result`` writes afresh: for a benchmark that reruns one part into its earlier results."""
+    path = RESULTS / f"{name}.json"
+    result = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    result.pop("machine", None)
+    return result
+
+
 def require_shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         sys.exit(f"benchmark needs the data sets at {SHARED_DATA} (set ACUTANCE_SHARED_DATA)")

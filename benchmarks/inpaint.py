@@ -255,6 +255,7 @@ def main() -> None:
     parser.add_argument("--methods", default="telea,ns,learned,auto", help="auto needs telea and learned before it")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--only-speed", action="store_true", help="only the speed rows (merged into the stored results)")
     parser.add_argument("--no-niqe", action="store_true")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/acutance-inpaint-bench.jsonl"),
                         help="per-case results of earlier runs to reuse (JSON lines; the learned rows by model hash)")
@@ -270,7 +271,12 @@ def main() -> None:
 
     model["sha256"] = hashlib.sha256(default_model().read_bytes()).hexdigest()[:16]
     cache = Cache(None if args.no_cache else args.cache, model["sha256"])
-    result = {"model": model, "quality": quality(_images(data, args.kodak, args.bsd100), methods, not args.no_niqe, cache)}
+    if args.only_speed:
+        result = common.read_result("inpaint")
+        if result.get("model", {}).get("sha256") != model["sha256"]:
+            sys.exit("the stored inpainting results are of another model: run the whole benchmark")
+    else:
+        result = {"model": model, "quality": quality(_images(data, args.kodak, args.bsd100), methods, not args.no_niqe, cache)}
     if not args.no_speed:
         result["speed"] = speed([m for m in methods if m != "auto"], args.repeats, data / "restore/Kodak24/kodim03.png")
     result["acceptance"] = acceptance(result)

@@ -24,7 +24,7 @@ cuts are scored by a chooser fitted on the whole pool. The shipped chooser
 Chooser cost: the auto stage's analysis (cut detection on every frame, features at each cut) timed on every
 frame of each clip, as a share of that clip's `auto` encode wall time at CRF 27 (the whole `acutance video` job
 with the shipped chooser), both timed back to back in the same run, best of 3 (`chooser_cost`;
-`--cost-only` reruns just this part into the existing results).
+`--only-cost` reruns just this part into the stored results).
 
 Resumable: every (clip, variant, CRF) point is cached as JSON under --work. Usage (about 40 min on a busy
 2-core machine): nice -n 10 python benchmarks/pre_encode.py [--work /tmp/acutance-pre-encode]
@@ -363,13 +363,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/acutance-pre-encode"))
     parser.add_argument("--no-ship", action="store_true", help="do not write the shipped chooser")
-    parser.add_argument("--cost-only", action="store_true", help="only re-time the chooser cost into the results")
+    parser.add_argument("--only-cost", action="store_true", help="only re-time the chooser cost into the stored results")
     args = parser.parse_args()
     data = common.require_shared_data()
     sources = pristine(args.work, data)
-    if args.cost_only:
-        result = json.loads((common.RESULTS / "pre_encode.json").read_text(encoding="utf-8"))
-        result.pop("machine", None)  # write_result records this run's
+    if args.only_cost:
+        result = common.read_result("pre_encode")
         rows = chooser_cost(sources)
         result["acceptance"][COST_KEY], summary = cost_summary(rows)
         result["overhead"] = {"rows": rows, "summary": summary}

@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 
 import common
-import numpy as np
 from lut_sr import best_time, quality, test_image
 
 PUBLISHED_SET5 = {"S": 30.01, "M": 30.23, "L": 30.52}
@@ -67,7 +66,7 @@ def main() -> None:
     parser.add_argument("--sets", default="Set5,Set14,BSD100")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "acutance-splut")
-    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true", help="time only; the stored quality rows are kept")
     args = parser.parse_args()
     data = common.require_shared_data()
     sets = args.sets.split(",")
@@ -82,7 +81,8 @@ def main() -> None:
         return
     lut_x4 = acutance.load_model("lut-x4")
     trained = ours()
-    rows, rows_x2 = {}, {}
+    stored = common.read_result("splut") if args.skip_quality else {}
+    rows, rows_x2 = stored.get("quality", {}), stored.get("quality_x2", {})
     if not args.skip_quality:
         for name, (model, path) in models.items():
             variant = name[-1].upper()

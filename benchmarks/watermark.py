@@ -416,11 +416,7 @@ def main() -> None:
             except ImportError:
                 sys.exit("imwatermark is not installed (see this script's docstring), or leave it out of --methods")
     if args.only_video:
-        import json
-
-        path = common.RESULTS / "watermark.json"
-        result = json.loads(path.read_text()) if path.exists() else {}
-        result.pop("machine", None)
+        result = common.read_result("watermark")
         result["video"] = video_robustness(data)
         common.write_result("watermark", result)
         (common.RESULTS / "watermark.md").write_text(markdown(result), encoding="utf-8")
