@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from acutance.errors import AcutanceError
+from acutance.errors import AcutanceError, OptionError
 from acutance.inpaint import EmptyMaskWarning, MaskError, choose_method, inpaint, prepare_mask
 
 
@@ -200,3 +200,23 @@ def test_the_recipe_lowers_the_loss_and_resumes_to_identical_weights(tmp_path):
     untrained = InpaintNet(TrainConfig(**config).spec())  # the push-pull fill alone (last layer at zero)
     assert meta["steps"] == 40
     assert validate(straight, pairs)["val_hole_psnr"] > validate(untrained, pairs)["val_hole_psnr"]
+
+
+def test_the_learned_fill_meets_the_border_as_telea_does():
+    """The Telea band: the first ring of hole pixels is Telea's, so the step across the border is Telea's;
+    deeper in, the band hands over to the network's fill (bridge=0: the network's fill alone)."""
+    import cv2
+
+    rgb = cv2.GaussianBlur(np.random.default_rng(0).random((200, 260, 3)).astype(np.float32), (0, 0), 3)
+    mask = np.zeros((200, 260), np.float32)
+    mask[50:150, 60:200] = 1
+    hole = mask > 0
+    distance = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    learned, telea = inpaint(rgb, mask, "learned"), inpaint(rgb, mask, "telea")
+    plain = inpaint(rgb, mask, "learned", bridge=0)
+    ring, inner = hole & (distance <= 1), hole & (distance > 24)
+    assert np.array_equal(learned[ring], telea[ring])
+    assert np.array_equal(learned[inner], plain[inner])
+    assert not np.array_equal(learned[ring], plain[ring])
+    with pytest.raises(OptionError, match="bridge"):
+        inpaint(rgb, mask, "learned", bridge=-1)
