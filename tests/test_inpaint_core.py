@@ -203,8 +203,8 @@ def test_the_recipe_lowers_the_loss_and_resumes_to_identical_weights(tmp_path):
 
 
 def test_the_learned_fill_meets_the_border_as_telea_does():
-    """The Telea band: the first ring of hole pixels is Telea's, so the step across the border is Telea's;
-    deeper in, the band hands over to the network's fill (bridge=0: the network's fill alone)."""
+    """The blend from Telea: the first ring of hole pixels is Telea's, so the step across the border is Telea's;
+    deeper in, the network's fill takes over (bridge=0: the network's fill alone)."""
     import cv2
 
     rgb = cv2.GaussianBlur(np.random.default_rng(0).random((200, 260, 3)).astype(np.float32), (0, 0), 3)
