@@ -270,7 +270,10 @@ def main() -> None:
     import hashlib
 
     model["sha256"] = hashlib.sha256(default_model().read_bytes()).hexdigest()[:16]
-    cache = Cache(None if args.no_cache else args.cache, model["sha256"])
+    # the learned rows are reused only for the same weights and the same run-time code (the border blend, ...)
+    code = hashlib.sha256(b"".join((common.ROOT / "src/acutance/inpaint" / f).read_bytes()
+                                   for f in ("runtime.py", "api.py", "classical.py"))).hexdigest()[:16]  # fmt: skip
+    cache = Cache(None if args.no_cache else args.cache, model["sha256"] + code)
     if args.only_speed:
         result = common.read_result("inpaint")
         if result.get("model", {}).get("sha256") != model["sha256"]:
