@@ -10,14 +10,14 @@ consistency, speed, memory.
    DIS on the Y planes, pixels) and ``tWE`` (warped error against the GT's: mean |(out_t - W out_{t-1}) -
    (GT_t - W GT_{t-1})|, W the warp by the GT's flow, Y in 0-255 levels: how far the output's change from
    frame to frame is from the true change; flicker and swimming detail raise it). Lower is steadier for
-   both. Vid4 is evaluation only.
+   both. Vid4 is evaluation only. Part ``quality_x2``: the same clips at BI x2 for vsr-x2 and the x2 models.
 2. Speed: a generated clip (a sub-pixel pan over a test image), per frame end to end of the model (flow,
    warps, graph), against the per-frame compact net in the same run: x4 at 180x144 -> 720x576, x2 at
    640x360 -> 1280x720.
 3. Memory: peak RSS of ``acutance video`` (a subprocess) on generated clips of 100 and 1000 frames (64x48
    x4), and of a few frames at 360p and 1440p output.
 
-Writes benchmarks/results/vsr.json and .md. Usage: python benchmarks/vsr.py [--part quality,speed,memory]
+Writes benchmarks/results/vsr.json and .md. Usage: python benchmarks/vsr.py [--part quality,quality_x2,speed,memory]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ PUBLISHED_BICUBIC = {  # BI x4, Y, crop 0; EDVR (Wang et al. 2019) Table 1 / TDA
     "calendar": (20.39, 0.5720), "city": (25.16, 0.6028), "foliage": (23.47, 0.5666), "walk": (26.10, 0.7974),
 }  # fmt: skip
 SINGLE = ("bicubic", "compact-x4", "lut-x4", "raisr-x4")
+SINGLE_X2 = ("bicubic", "compact-x2", "lut-x2", "raisr-x2")  # part quality_x2: the same clips at BI x2
 
 
 def vid4_clips() -> list[Path]:
@@ -185,15 +186,17 @@ def memory() -> dict:
 
 def markdown(payload: dict) -> str:
     lines = ["# Temporal video SR (benchmarks/vsr.py)", ""]
-    for clip, rows in payload.get("quality", {}).items():
-        published = PUBLISHED_BICUBIC.get(clip)
-        lines += [f"## Vid4 {clip} (BI x4, Y; published bicubic {published[0]}/{published[1]} per EDVR/TDAN/BasicVSR)"
-                  if published else f"## Vid4 {clip}", "",
-                  "| method | Y-PSNR | Y-SSIM | Y-PSNR (crop 4) | tOF | tWE | s/frame |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for name, row in rows.items():
-            lines.append(f"| {name} | {row['psnr_y']} | {row['ssim_y']} | {row['psnr_y_crop']} | {row['tOF']} | "
-                         f"{row['tWE']} | {row['seconds_per_frame']} |")  # fmt: skip
-        lines.append("")
+    for key, scale in (("quality", 4), ("quality_x2", 2)):
+        for clip, rows in payload.get(key, {}).items():
+            published = PUBLISHED_BICUBIC.get(clip) if scale == 4 else None
+            lines += [f"## Vid4 {clip} (BI x4, Y; published bicubic {published[0]}/{published[1]} per EDVR/TDAN/BasicVSR)"
+                      if published else f"## Vid4 {clip} (BI x{scale}, Y)", "",
+                      f"| method | Y-PSNR | Y-SSIM | Y-PSNR (crop {scale}) | tOF | tWE | s/frame |",
+                      "|---|---|---|---|---|---|---|"]  # fmt: skip
+            for name, row in rows.items():
+                lines.append(f"| {name} | {row['psnr_y']} | {row['ssim_y']} | {row['psnr_y_crop']} | {row['tOF']} | "
+                             f"{row['tWE']} | {row['seconds_per_frame']} |")  # fmt: skip
+            lines.append("")
     if "speed" in payload:
         lines += ["## Speed (generated clip, this machine)", "", "```", json.dumps(payload["speed"], indent=1), "```", ""]
     if "memory" in payload:
@@ -203,7 +206,7 @@ def markdown(payload: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="quality,speed,memory")
+    parser.add_argument("--part", default="quality,quality_x2,speed,memory")
     parser.add_argument("--models", default=",".join(SINGLE + ("vsr-x4",)))
     parser.add_argument("--frames", type=int, default=12, help="frames of the speed clip")
     parser.add_argument("--merge", action="store_true", help="keep the other models' and parts' rows of vsr.json")
@@ -214,6 +217,8 @@ def main() -> int:
     fresh: dict = {}
     if "quality" in parts:
         fresh["quality"] = quality(args.models.split(","), 4)
+    if "quality_x2" in parts:
+        fresh["quality_x2"] = quality(list(SINGLE_X2) + ["vsr-x2"], 2)
     if "speed" in parts:
         fresh["speed"] = speed(args.frames)
     if "memory" in parts:
@@ -221,8 +226,9 @@ def main() -> int:
     previous = common.RESULTS / "vsr.json"
     if args.merge and previous.is_file():  # read now, not at the start: other runs may have written since
         payload |= {k: v for k, v in json.loads(previous.read_text()).items() if k != "machine"}
-    for clip, rows in fresh.pop("quality", {}).items():
-        payload.setdefault("quality", {}).setdefault(clip, {}).update(rows)
+    for key in ("quality", "quality_x2"):
+        for clip, rows in fresh.pop(key, {}).items():
+            payload.setdefault(key, {}).setdefault(clip, {}).update(rows)
     payload |= fresh
     path = common.write_result("vsr", payload)
     path.with_suffix(".md").write_text(markdown(payload), encoding="utf-8")
