@@ -140,10 +140,11 @@ def speed(frames: int) -> dict:
 
 
 _RSS = """
-import resource, sys
+import sys
 from acutance.video import VideoOptions, enhance_video
 enhance_video(sys.argv[1], sys.argv[2], VideoOptions(model=sys.argv[3], segment_frames=120), progress=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's own peak (ru_maxrss would also count the parent's RSS at the fork)
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")))
 """
 
 
