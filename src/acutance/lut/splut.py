@@ -135,7 +135,7 @@ def strip_rows(planes: int, height: int, width: int, channels: int, threads: int
     in a count that divides the tasks evenly over the threads (3 planes on 2 threads: 2 strips each)."""
     cap = max(8, STRIP_BYTES // max(1, width * channels * 4))
     strips = 1
-    while -(-height // strips) > cap or (planes * strips) % threads and strips < height:
+    while -(-height // strips) > cap or ((planes * strips) % threads and strips < height):
         strips += 1
     return -(-height // strips)
 

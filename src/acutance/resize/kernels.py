@@ -4,7 +4,9 @@ Every output value is ``sum_k weight[k] * input[index[k]]`` taken in the same or
 wherever the line sits in the image (no fastmath, so no reassociation or fused multiply-add), so a crop of
 the input gives bit for bit the same outputs in its interior as the whole image. That is what makes tiled
 processing equal to untiled: a BLAS product's blocking depends on the matrix sizes and moved the last bit of
-a value (and with it a RAISR bucket) between a tile and the whole image.
+a value (and with it a RAISR bucket) between a tile and the whole image. The row pass adds whole input lines
+into the output line (contiguous, so it vectorises); the column pass sums each pixel's taps in a float64
+scalar. Either way the order is fixed per output.
 """
 
 from __future__ import annotations
