@@ -14,10 +14,12 @@ consistency, speed, memory.
 2. Speed: a generated clip (a sub-pixel pan over a test image), per frame end to end of the model (flow,
    warps, graph), against the per-frame compact net in the same run: x4 at 180x144 -> 720x576, x2 at
    640x360 -> 1280x720.
-3. Memory: peak RSS of ``acutance video`` (a subprocess) on generated clips of 100 and 1000 frames (64x48
+3. Held-out (part ``heldout``): the trainer's held-out synthetic clips of the training split, bicubic,
+   compact-x4 and the vsr models: PSNR and tWE, where a temporal loss weight is chosen (not on Vid4).
+4. Memory: peak RSS of ``acutance video`` (a subprocess) on generated clips of 100 and 1000 frames (64x48
    x4), and of a few frames at 360p and 1440p output.
 
-Writes benchmarks/results/vsr.json and .md. Usage: python benchmarks/vsr.py [--part quality,quality_x2,speed,memory]
+Writes benchmarks/results/vsr.json and .md. Usage: python benchmarks/vsr.py [--part quality,quality_x2,heldout,speed,memory]
 """
 
 from __future__ import annotations
@@ -66,30 +68,11 @@ def run_method(name: str, lrs: list[np.ndarray], scale: int) -> tuple[list[np.nd
     return outs, (time.perf_counter() - started) / len(lrs)
 
 
-def temporal_scores(gts: list[np.ndarray], outs: list[np.ndarray]) -> dict:
-    """tOF and tWE (see the module notes) over consecutive frame pairs."""
-    from acutance.color.ycbcr import rgb_to_y
-    from acutance.vsr import flow as fl
-
-    def y8(rgb):
-        return np.clip(rgb_to_y(np.clip(rgb, 0, 1)) * 255 + 0.5, 0, 255).astype(np.uint8)
-
-    tof, twe = [], []
-    for t in range(1, len(gts)):
-        g0, g1, o0, o1 = y8(gts[t - 1]), y8(gts[t]), y8(outs[t - 1]), y8(outs[t])
-        gt_back = fl.flow(g1, g0)  # t -> t-1, to warp t-1 onto t
-        out_back = fl.flow(o1, o0)
-        tof.append(float(np.linalg.norm(out_back - gt_back, axis=-1).mean()))
-        warped_out = fl.warp(o0.astype(np.float32), gt_back)
-        warped_gt = fl.warp(g0.astype(np.float32), gt_back)
-        twe.append(float(np.abs((o1 - warped_out) - (g1 - warped_gt)).mean()))
-    return {"tOF": round(float(np.mean(tof)), 4), "tWE": round(float(np.mean(twe)), 4)}
-
-
 def quality(models: list[str], scale: int) -> dict:
     from acutance.io import read_image
     from acutance.metrics.registry import compute
     from acutance.metrics.sr_protocol import make_lr, modcrop, quantise
+    from acutance.vsr import flow as fl
 
     table: dict = {}
     for clip in vid4_clips():
@@ -105,7 +88,7 @@ def quality(models: list[str], scale: int) -> dict:
                 "psnr_y_crop": [round(compute("psnr", g, o, crop_border=scale, y_channel=True), 3) for g, o in zip(gts, outs)],
             }
             summary = {key: round(float(np.mean(v)), 4 if "ssim" in key else 3) for key, v in row.items()}
-            summary |= temporal_scores(gts, outs) | {"seconds_per_frame": round(seconds, 3)}
+            summary |= fl.temporal_scores(gts, outs) | {"seconds_per_frame": round(seconds, 3)}
             table.setdefault(clip.name, {})[name] = summary | {"per_frame": row}
             print(f"  {name:12s} " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     return table
@@ -124,6 +107,35 @@ def generated_clip(n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
         m = np.float32([[1, 0, -w / 4 - 0.37 * t], [0, 1, -h / 4 - 0.21 * t]])
         frames.append(cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
     return frames
+
+
+def heldout(models: list[str]) -> dict:
+    """Part ``heldout``: the trainer's held-out synthetic clips (``acutance train vsr``'s defaults: the first
+    images of the training folders, sorted, made into clips as ``val.npz`` is), scored like Vid4 but with
+    the scale border cropped, as the trainer's validation: what a temporal weight is chosen on."""
+    from acutance.metrics.registry import compute
+    from acutance.metrics.sr_protocol import quantise
+    from acutance.train.data import find_images, held_out_split
+    from acutance.vsr import flow as fl
+    from acutance.vsr.train import TrainConfig, make_clips
+
+    config = TrainConfig()
+    data = common.require_shared_data() / "train"
+    held, _ = held_out_split(find_images([data / "BSDS400", data / "T91_partial"], sort=True), config.val_images)
+    clips = make_clips(config, held, config.val_clips, config.seed + 1, log=lambda line: None)
+    table = {}
+    for name in models:
+        psnrs, twes = [], []
+        for hr_clip, lr_clip in zip(clips["hr"], clips["lr"]):
+            gts = [f.astype(np.float32) / 255 for f in hr_clip]
+            outs, _ = run_method(name, [f.astype(np.float32) / 255 for f in lr_clip], config.scale)
+            outs = [quantise(np.clip(o, 0, 1)) for o in outs]
+            psnrs += [compute("psnr", g, o, crop_border=config.scale, y_channel=True) for g, o in zip(gts, outs)]
+            twes.append(fl.temporal_scores(gts, outs)["tWE"])
+        key = Path(name).stem if name.endswith(".onnx") else name  # a file given to compare: its name
+        table[key] = {"psnr_y_crop": round(float(np.mean(psnrs)), 3), "tWE": round(float(np.mean(twes)), 4)}
+        print(f"  {key:12s} {table[key]}")
+    return table
 
 
 def speed(frames: int) -> dict:
@@ -198,6 +210,11 @@ def markdown(payload: dict) -> str:
                 lines.append(f"| {name} | {row['psnr_y']} | {row['ssim_y']} | {row['psnr_y_crop']} | {row['tOF']} | "
                              f"{row['tWE']} | {row['seconds_per_frame']} |")  # fmt: skip
             lines.append("")
+    if "heldout" in payload:
+        lines += ["## Held-out synthetic clips of the training split (x4, Y, crop 4): what the temporal weight is "
+                  "chosen on", "", "| method | Y-PSNR | tWE |", "|---|---|---|"]  # fmt: skip
+        lines += [f"| {name} | {row['psnr_y_crop']} | {row['tWE']} |" for name, row in payload["heldout"].items()]
+        lines.append("")
     if "speed" in payload:
         lines += ["## Speed (generated clip, this machine)", "", "```", json.dumps(payload["speed"], indent=1), "```", ""]
     if "memory" in payload:
@@ -207,7 +224,7 @@ def markdown(payload: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="quality,quality_x2,speed,memory")
+    parser.add_argument("--part", default="quality,quality_x2,heldout,speed,memory")
     parser.add_argument("--models", default=",".join(SINGLE + ("vsr-x4",)))
     parser.add_argument("--frames", type=int, default=12, help="frames of the speed clip")
     parser.add_argument("--merge", action="store_true", help="keep the other models' and parts' rows of vsr.json")
@@ -220,6 +237,8 @@ def main() -> int:
         fresh["quality"] = quality(args.models.split(","), 4)
     if "quality_x2" in parts:
         fresh["quality_x2"] = quality(list(SINGLE_X2) + ["vsr-x2"], 2)
+    if "heldout" in parts:
+        fresh["heldout"] = heldout(["bicubic", "compact-x4"] + [m for m in args.models.split(",") if "vsr" in m])
     if "speed" in parts:
         fresh["speed"] = speed(args.frames)
     if "memory" in parts:

@@ -43,7 +43,7 @@ def test_levels_restorer_and_init_from_an_x2_pair(tmp_path, torch_one_thread):
     first level; another width is refused."""
     from acutance.errors import OptionError
     from acutance.rescale.export import export_pair
-    from acutance.rescale.train import load_init
+    from acutance.train.loop import init_from_onnx
 
     net = InvRescaleNet(IrnSpec(scale=4, blocks=1, features=4, top_blocks=3, restore=4))
     assert sum(1 for op in net.ops if hasattr(op, "split")) == 4 and net.z_channels == 45
@@ -51,10 +51,10 @@ def test_levels_restorer_and_init_from_an_x2_pair(tmp_path, torch_one_thread):
     assert torch.equal(net.restore_lr(lr), lr)
     x2 = _perturbed(IrnSpec(scale=2, blocks=1, features=4))
     up, _ = export_pair(x2, tmp_path / "irn-a.onnx", "irn-a", "test")
-    assert load_init(net, str(up)) == 18  # one coupling block: three subnets of three convolutions, w and b
+    assert init_from_onnx(net, str(up), "net.") == 18  # one coupling block: three subnets of three convolutions, w and b
     assert torch.equal(net.ops[1].f[0].weight, x2.ops[1].f[0].weight)
     with pytest.raises(OptionError, match="features"):
-        load_init(InvRescaleNet(IrnSpec(scale=2, blocks=1, features=8)), str(up))
+        init_from_onnx(InvRescaleNet(IrnSpec(scale=2, blocks=1, features=8)), str(up), "net.")
 
 
 @pytest.mark.parametrize("scale", [2, 4])

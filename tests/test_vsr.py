@@ -298,3 +298,18 @@ def test_train_recipe_resumes_to_the_same_weights_and_exports(tmp_path):
         assert torch.equal(a, b)
     model = read(export_model(resumed, meta, tmp_path / "mine.onnx"))
     assert model.scale == 2 and model.meta["training"]["steps"] == 4
+
+    # A fine-tune: the exported refiner is the starting point, and the frame-to-frame term is trained and logged
+    from acutance.train.loop import init_from_onnx
+    from acutance.vsr.net import Refiner
+
+    start = Refiner(config.spec())
+    assert init_from_onnx(start, str(tmp_path / "mine.onnx"), "refiner.") == len(start.state_dict())
+    for a, b in zip(start.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    tuned_config = TrainConfig(**{**config.__dict__, "init": str(tmp_path / "mine.onnx"), "temporal": 2.0})
+    _, tuned = train(tuned_config, [data], run=tmp_path / "tuned", **quiet)
+    assert tuned["best"] is None  # the last state is kept
+    assert all(row["temporal"] > 0 and row["val_twe"] >= 0 for row in tuned["history"])
+    with pytest.raises(Exception, match="temporal"):
+        train(TrainConfig(**{**config.__dict__, "temporal": -1.0}), [data], **quiet)

@@ -120,37 +120,13 @@ def validate(net, pairs, scale: int, jpeg: bool = False) -> dict:
     return scores
 
 
-def load_init(net, path: str) -> int:
-    """Copy into ``net`` the weights of an exported IRN upscaler that it has by name (an x2 pair's weights are
-    an x4's first level, if the blocks and features agree); returns how many tensors were copied."""
-    import onnx
-    import torch
-    from onnx import numpy_helper
-
-    state = net.state_dict()
-    copied = 0
-    for tensor in onnx.load(path).graph.initializer:
-        name = tensor.name.removeprefix("net.")
-        if name not in state:
-            continue
-        if tuple(state[name].shape) != tuple(tensor.dims):
-            raise OptionError(f"init {path}: {name} is {tuple(tensor.dims)} there, {tuple(state[name].shape)} here "
-                              f"(another number of features?)")  # fmt: skip
-        state[name] = torch.from_numpy(numpy_helper.to_array(tensor).copy())
-        copied += 1
-    if not copied:
-        raise OptionError(f"init {path}: no weight of it fits this network")
-    net.load_state_dict(state)
-    return copied
-
-
 def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | None = None, progress: bool = False,
           stop_after: int | None = None):
     """Train an IRN; returns (module, meta)."""
     from acutance.rescale.irn import InvRescaleNet
     from acutance.rescale.jpeg import jpeg_proxy, jpeg_real, quantise
     from acutance.train.data import PatchSampler, find_images, protocol_pair
-    from acutance.train.loop import LoopOptions, begin_recipe, fit, recipe_meta
+    from acutance.train.loop import LoopOptions, begin_recipe, fit, init_from_onnx, recipe_meta
 
     torch, run = begin_recipe(config, run, data_dirs, "IRN training")
     start = time.perf_counter()
@@ -173,7 +149,7 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
         f"{time.perf_counter() - start:.0f} s to load")  # fmt: skip
     net = InvRescaleNet(config.spec())
     if config.init:  # the starting point only: a resumed run's checkpoint replaces it
-        log(f"started from {config.init}: {load_init(net, config.init)} weight tensors")
+        log(f"started from {config.init}: {init_from_onnx(net, config.init, 'net.')} weight tensors")
     rng = sampler.rng
 
     def losses(step: int) -> dict:

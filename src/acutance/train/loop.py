@@ -345,6 +345,31 @@ def zero_last_mlp(sizes: list[int]):
     return body
 
 
+def init_from_onnx(net, path: str, prefix: str = "") -> int:
+    """Start ``net`` from an exported model: copy each ONNX initializer whose name (less ``prefix``) it has,
+    e.g. an x2 IRN pair's weights into an x4's first level, or a shipped model's into a fine-tune. A same-named
+    tensor of another shape is refused (another width?). Returns how many tensors were copied."""
+    import torch
+
+    from acutance.deep.runtime import read_initializers
+
+    state = net.state_dict()
+    copied = 0
+    for key, array in read_initializers(path).items():
+        name = key.removeprefix(prefix)
+        if name not in state:
+            continue
+        if tuple(state[name].shape) != array.shape:
+            raise OptionError(f"init {path}: {name} is {array.shape} there, {tuple(state[name].shape)} here "
+                              f"(another number of features?)")  # fmt: skip
+        state[name] = torch.from_numpy(array.copy())
+        copied += 1
+    if not copied:
+        raise OptionError(f"init {path}: no weight of it fits this network")
+    net.load_state_dict(state)
+    return copied
+
+
 def require_torch(what: str):
     try:
         import torch

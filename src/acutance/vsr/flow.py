@@ -58,6 +58,29 @@ def upscale_flow(flow_field: np.ndarray, scale: int) -> np.ndarray:
     return cv2.resize(flow_field, (width * scale, height * scale), interpolation=cv2.INTER_LINEAR) * np.float32(scale)
 
 
+def temporal_scores(gts: list[np.ndarray], outs: list[np.ndarray]) -> dict:
+    """Temporal consistency of ``outs`` (float32 HxWx3 RGB frames) against the true frames ``gts``, over
+    consecutive pairs, on 8-bit Y (MATLAB BT.601); lower is steadier for both:
+
+    - ``tOF`` (TecoGAN's): mean |flow(out t -> t-1) - flow(GT t -> t-1)|, pixels;
+    - ``tWE``: mean |(out_t - W out_{t-1}) - (GT_t - W GT_{t-1})|, W the warp by the GT's flow, grey levels:
+      how far the output's change from frame to frame is from the true change (flicker, swimming detail).
+    """
+    from acutance.color.ycbcr import rgb_to_y
+
+    def y8(rgb):
+        return np.clip(rgb_to_y(np.clip(rgb, 0, 1)) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+    tof, twe = [], []
+    for t in range(1, len(gts)):
+        g0, g1, o0, o1 = y8(gts[t - 1]), y8(gts[t]), y8(outs[t - 1]), y8(outs[t])
+        gt_back = flow(g1, g0)  # t -> t-1, to warp t-1 onto t
+        tof.append(float(np.linalg.norm(flow(o1, o0) - gt_back, axis=-1).mean()))
+        change = (o1 - warp(o0.astype(np.float32), gt_back)) - (g1 - warp(g0.astype(np.float32), gt_back))
+        twe.append(float(np.abs(change).mean()))
+    return {"tOF": round(float(np.mean(tof)), 4), "tWE": round(float(np.mean(twe)), 4)}
+
+
 # --- scene cuts ------------------------------------------------------------------------------------------
 # A cut is a frame the previous one, warped by the flow, does not explain: mean absolute warp error (0-255
 # grey levels) above CUT_WARP_ERROR with the grey histogram changed too (intersection below CUT_HISTOGRAM),

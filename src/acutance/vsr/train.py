@@ -9,7 +9,13 @@ computed exactly as the runtime computes them (:mod:`acutance.vsr.flow`). The fi
 A step: ``batch`` random crops (``crop`` LR pixels, the same for every frame of a clip; flips, transposition
 and time reversal) run through the recurrence frame by frame, back-propagating through all of them
 (Charbonnier loss on every frame). The next frame is dropped at random (``drop_next``), as at a clip's end.
-Validation: Y-PSNR (scale border cropped, 8-bit) of the held-out clips, whole frames; the best is kept.
+``temporal`` > 0 adds that weight times a Charbonnier loss on the change from frame to frame, (out_t -
+W out_{t-1}) - (HR_t - W HR_{t-1}) with W the warp by the LR flow upscaled: the benchmark's tWE as a loss, so
+the output's detail moves with the scene instead of flickering. ``init`` starts from a shipped model's
+refiner (a fine-tune).
+Validation: Y-PSNR (scale border cropped, 8-bit) and tWE (``vsr.flow.temporal_scores``) of the held-out
+clips, whole frames. The best PSNR is kept; with a temporal term the last state is, since the term trades a
+little PSNR for steadiness and the best-PSNR state would be the one that least follows it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class TrainConfig(RecipeConfig):
     features: int = 32
     blocks: int = 3
     hidden: int = 16
+    init: str = ""  # a vsr model (.onnx) whose refiner to start from
+    temporal: float = 0.0  # weight of the frame-to-frame change loss (0: none)
     clips: int = 400  # synthesised training clips
     val_clips: int = 8
     val_images: int = 6  # held out: the first images, sorted
@@ -53,6 +61,10 @@ class TrainConfig(RecipeConfig):
             raise OptionError(f"scale must be 2 or 4 (the shipped compact bases), got {self.scale}")
         if self.crop > self.lr_size or self.frames < 2 or self.clips < 1 or self.batch < 1:
             raise OptionError("crop <= lr_size, frames >= 2, clips >= 1 and batch >= 1 are required")
+        if self.temporal < 0:
+            raise OptionError(f"temporal must be >= 0, got {self.temporal}")
+        if self.init and not Path(self.init).is_file():
+            raise OptionError(f"init {self.init}: no such file")
 
     def spec(self):
         from acutance.vsr.net import VsrSpec
@@ -189,24 +201,27 @@ def _chw(a: np.ndarray):
 def validate(refiner, val: dict, scale: int) -> dict:
     from acutance.metrics import psnr
     from acutance.metrics.sr_protocol import quantise
+    from acutance.vsr.flow import temporal_scores
 
-    scores, bases = [], []
+    scores, bases, twe = [], [], []
     for i in range(val["lr"].shape[0]):
         lr, hr, base, prev, nxt, _ = _tensors(val, i, scale=scale)
         outs = run_clip(refiner, _chw(lr)[None], _chw(base)[None], _chw(prev)[None], _chw(nxt)[None])
-        for k, out in enumerate(outs):
-            sr = out[0].numpy().transpose(1, 2, 0)
-            scores.append(psnr(hr[k], quantise(sr), crop_border=scale, y_channel=True))
+        srs = [quantise(out[0].numpy().transpose(1, 2, 0)) for out in outs]
+        for k, sr in enumerate(srs):
+            scores.append(psnr(hr[k], sr, crop_border=scale, y_channel=True))
             bases.append(psnr(hr[k], quantise(base[k]), crop_border=scale, y_channel=True))
-    return {"val_psnr": round(float(np.mean(scores)), 3), "val_base_psnr": round(float(np.mean(bases)), 3)}
+        twe.append(temporal_scores(list(hr), srs)["tWE"])
+    return {"val_psnr": round(float(np.mean(scores)), 3), "val_base_psnr": round(float(np.mean(bases)), 3),
+            "val_twe": round(float(np.mean(twe)), 4)}
 
 
 def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | None = None, progress: bool = False,
           stop_after: int | None = None):  # fmt: skip
     """Train the temporal refiner; returns (refiner, meta)."""
     from acutance.train.data import find_images, held_out_split
-    from acutance.train.loop import LoopOptions, begin_recipe, fit, recipe_meta, resumable
-    from acutance.vsr.net import Refiner, params
+    from acutance.train.loop import LoopOptions, begin_recipe, fit, init_from_onnx, recipe_meta, resumable
+    from acutance.vsr.net import Refiner, params, upscale_flow, warp
 
     torch, run = begin_recipe(config, run, data_dirs, "temporal SR training")
     start = time.perf_counter()
@@ -226,6 +241,8 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
         f"{len(val['lr'])} held-out clips from {len(held)} ({time.perf_counter() - start:.0f} s)")  # fmt: skip
     refiner = Refiner(config.spec())
     log(f"refiner: {params(refiner)} parameters")
+    if config.init:  # the starting point only: a resumed run's checkpoint replaces it
+        log(f"started from {config.init}: {init_from_onnx(refiner, config.init, 'refiner.')} weight tensors")
     rng = np.random.default_rng(config.seed)
     s, c, n = config.scale, config.crop, config.lr_size
 
@@ -242,11 +259,19 @@ def train(config: TrainConfig, data_dirs: list[Path], log=print, run: Path | Non
         drop = torch.from_numpy((rng.random((config.batch, config.frames)) >= config.drop_next).astype(np.float32))
         outs = run_clip(refiner, lr, base, prev, nxt, drop)
         loss = sum(torch.sqrt((o - hr[:, k]) ** 2 + 1e-6).mean() for k, o in enumerate(outs)) / len(outs)
-        return {"charbonnier": loss}
+        terms = {"charbonnier": loss}
+        if config.temporal > 0:
+            change = 0
+            for k in range(1, len(outs)):
+                w = upscale_flow(prev[:, k], s)
+                d = (outs[k] - warp(outs[k - 1], w)) - (hr[:, k] - warp(hr[:, k - 1], w))
+                change = change + torch.sqrt(d**2 + 1e-6).mean()
+            terms["temporal"] = config.temporal * change / (len(outs) - 1)
+        return terms
 
     options = LoopOptions(steps=config.steps, lr=config.lr, lr_min=config.lr_min, warmup=50,
                           val_every=config.val_every, log_every=config.val_every, checkpoint_every=config.val_every,
-                          keep_best=True, time_limit_s=config.time_limit_min * 60, threads=config.threads)  # fmt: skip
+                          keep_best=config.temporal == 0, time_limit_s=config.time_limit_min * 60, threads=config.threads)  # fmt: skip
     optimiser = torch.optim.Adam(refiner.parameters(), lr=config.lr, betas=(0.9, 0.99))
     result = fit(refiner, optimiser, losses, options, rng=rng, run=run, config=config, validate=lambda model: validate(model, val, s), name=config.name,
                  progress=progress, stop_after=stop_after, log=log)  # fmt: skip

@@ -81,7 +81,8 @@ def false_positive_rate(candidates: int | None = None) -> float:
 
 
 def _max_candidates() -> int:
-    return 1 + _LATTICE_CANDIDATES + _SEARCH_CANDIDATES  # identity, lattice fits, searched geometries
+    # identity, lattice fits, searched geometries; several frames read each twice (coherent, aligned)
+    return 2 * (1 + _LATTICE_CANDIDATES + _SEARCH_CANDIDATES)
 
 
 def _check_size(rgb: np.ndarray) -> None:
@@ -355,14 +356,56 @@ def _read(spectrum: np.ndarray, pat) -> tuple[float, np.ndarray, np.ndarray]:
     return peak / noise, bits.astype(np.float32), soft
 
 
+def _offset(spectrum: np.ndarray, reference: np.ndarray) -> tuple[tuple[int, int], float]:
+    """Where the reference sits in a folded tile's spectrum (cyclic offset), and its peak z there."""
+    surface = np.fft.irfft2(spectrum * np.conj(reference), s=(TILE, TILE))
+    shift = np.unravel_index(np.argmax(surface), surface.shape)
+    median = np.median(surface)
+    z = (surface[shift] - median) / (1.4826 * np.median(np.abs(surface - median)) + 1e-30)
+    return (int(shift[0]), int(shift[1])), float(z)
+
+
+def _aligned(spectra: list[np.ndarray], reference: np.ndarray) -> np.ndarray | None:
+    """The frames' folded spectra summed after moving each one's mark to offset 0, or None when that would
+    change nothing.
+
+    A codec drags the mark along with the picture's motion: a P-frame copies its blocks, mark included, from
+    where the content was in the frame it predicts from, and at CRF 28 the small correction back is quantised
+    away. On a pan the mark then drifts by the pan's motion frame after frame until the next I-frame, and a
+    plain sum of the frames blurs it out. Each frame is moved by its own reference offset where its peak
+    alone shows a mark (z above ``_CHASE_Z``); a weaker frame takes its nearest strong frame's offset.
+    """
+    found = [_offset(spectrum, reference) for spectrum in spectra]
+    strong = np.flatnonzero([z > _CHASE_Z for _, z in found])
+    if strong.size == 0 or len({found[i][0] for i in strong}) == 1:
+        return None
+    ky = np.fft.fftfreq(TILE)[:, None] * TILE
+    kx = np.fft.rfftfreq(TILE)[None, :] * TILE
+    total = np.zeros_like(spectra[0])
+    for i, spectrum in enumerate(spectra):
+        dy, dx = found[strong[np.argmin(np.abs(strong - i))]][0]
+        total += spectrum * np.exp(2j * np.pi * (ky * dy + kx * dx) / TILE)
+    return total
+
+
 def detect_many(images: list[np.ndarray], key: str | int) -> Detection:
-    """Detect one mark in several images of the same size and geometry (video frames): their folds add up."""
+    """Detect one mark in several images of the same size and geometry (video frames): their folds add up,
+    as they are and, when the mark moved between frames (``_aligned``), moved back into line."""
     if not images:
         raise OptionError("no images to detect a watermark in")
     for rgb in images:
         check_rgb(rgb)
         _check_size(rgb)
-    residuals = [whiten(luma(rgb)) for rgb in images]
+    return detect_residuals([residual_of(rgb) for rgb in images], key)
+
+
+def residual_of(rgb: np.ndarray) -> np.ndarray:
+    """What detection looks at in one image: its whitened luma (float32 HxW), a third of the RGB's size."""
+    return whiten(luma(rgb))
+
+
+def detect_residuals(residuals: list[np.ndarray], key: str | int) -> Detection:
+    """``detect_many`` on the images' ``residual_of`` (for a caller that keeps residuals, not frames)."""
     best: Detection | None = None
     looks = [0]
     p_found = false_positive_rate()  # bound over every candidate a detection may try
@@ -374,7 +417,8 @@ def detect_many(images: list[np.ndarray], key: str | int) -> Detection:
 
     for matrix in filter(_plausible, candidates()):
         looks[0] += 1
-        spectrum = sum(np.fft.rfft2(_fold(residual, matrix)) for residual in residuals)
+        spectra = [np.fft.rfft2(_fold(residual, matrix)) for residual in residuals]
+        spectrum = sum(spectra)
         scale = float(np.sqrt(abs(np.linalg.det(matrix))))
         angle = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
         for profile in code.PROFILES:
@@ -385,6 +429,14 @@ def detect_many(images: list[np.ndarray], key: str | int) -> Detection:
                 return Detection(True, message, p_found, 1 - p_found, bits, z, scale, angle)
             if best is None or z > best.reference_z:
                 best = Detection(False, None, 1.0, 0.0, bits, z, scale, angle)
+        aligned = _aligned(spectra, patterns(key, code.SHORT).reference) if len(spectra) > 1 else None
+        for profile in code.PROFILES if aligned is not None else ():
+            # decoded only: the offsets were chosen by the reference, so its peak here is not a p-value (the
+            # bits are orthogonal to it, so the codeword bound holds); some frame alone showed a mark: Chase
+            z, bits, soft = _read(aligned, patterns(key, profile))
+            message = code.decode(soft, profile, chase=True)
+            if message is not None:
+                return Detection(True, message, p_found, 1 - p_found, bits, z, scale, angle)
     assert best is not None
     # no codeword: the p-value of the best reference peak alone (any of TILE^2 offsets, any geometry looked at)
     p_value = min(1.0, looks[0] * TILE * TILE * 0.5 * math.erfc(best.reference_z / math.sqrt(2)))

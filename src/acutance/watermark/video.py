@@ -1,8 +1,8 @@
 """Reading a watermark from a video: every excerpt of ``window_seconds`` is decoded on its own.
 
 Every frame carries the same mark at the same place, so the folds of a window's frames add up
-(``core.detect_many``): frames too degraded to read alone (CRF 28, 480p) are read together. Each window gets
-its own answer, so an excerpt cut from anywhere in the clip can be traced.
+(``core.detect_residuals``): frames too degraded to read alone (CRF 28, 480p) are read together. Each window
+gets its own answer, so an excerpt cut from anywhere in the clip can be traced.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acutance.errors import OptionError
-from acutance.watermark.core import MIN_SIZE, Detection, detect_many
+from acutance.watermark.core import MIN_SIZE, Detection, detect_residuals, residual_of
 
 FRAMES_PER_WINDOW = 48  # frames sampled evenly from each window: every frame of 2 s at 24 fps
+WINDOW_BYTES = 256 << 20  # the residuals one window keeps; fewer frames of large videos (each has more tiles)
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,14 @@ class Window:
 
 
 def detect_video(path: str | os.PathLike, key: str | int, window_seconds: float = 2.0) -> list[Window]:
-    """The mark of ``key`` in each ``window_seconds`` excerpt of the video at ``path``."""
+    """The mark of ``key`` in each ``window_seconds`` excerpt of the video at ``path``.
+
+    The windows follow one another from the start; the last one ends at the clip's end and is as long as the
+    others (it overlaps the one before), so no excerpt is read from a short remnant. A clip shorter than a
+    window is one window. Memory: the residuals of at most one window's sampled frames (``WINDOW_BYTES``).
+    """
+    from collections import deque
+
     from acutance.video.enhance import _decoded_frames
     from acutance.video.frames import frame_to_rgb
     from acutance.video.probe import probe
@@ -36,26 +44,27 @@ def detect_video(path: str | os.PathLike, key: str | int, window_seconds: float 
         raise OptionError(f"{path}: frames of {info.width}x{info.height} are too small for a watermark "
                           f"(the minimum is {MIN_SIZE}x{MIN_SIZE})")  # fmt: skip
     per_window = max(1, round(window_seconds / info.frame_seconds))
+    samples = max(2, min(FRAMES_PER_WINDOW, WINDOW_BYTES // (4 * info.width * info.height)))
+    stride = max(1, -(-per_window // samples))
+    recent: deque = deque()  # (frame index, residual) of the sampled frames of the last per_window frames
     windows: list[Window] = []
-    batch: list = []
-    first = 0
 
-    def flush(end_index: int) -> None:
-        if not batch:
-            return
-        step = max(1, len(batch) // FRAMES_PER_WINDOW)
-        chosen = batch[::step][:FRAMES_PER_WINDOW]
-        windows.append(Window(first * info.frame_seconds, end_index * info.frame_seconds, len(chosen),
-                              detect_many(chosen, key)))  # fmt: skip
+    def read(first: int, end: int) -> None:
+        chosen = [r for i, r in recent if first <= i < end]
+        windows.append(Window(first * info.frame_seconds, end * info.frame_seconds, len(chosen),
+                              detect_residuals(chosen, key)))  # fmt: skip
 
-    index = 0
+    count = 0
     for index, frame in _decoded_frames(info):
-        if index - first == per_window:
-            flush(index)
-            batch, first = [], index
-        if (index - first) % max(1, per_window // FRAMES_PER_WINDOW) == 0:
-            batch.append(frame_to_rgb(frame, info.colorspace, info.color_range))
-    flush(index + 1)
+        count = index + 1
+        while recent and recent[0][0] <= index - per_window:
+            recent.popleft()
+        if index % stride == 0:
+            recent.append((index, residual_of(frame_to_rgb(frame, info.colorspace, info.color_range))))
+        if count % per_window == 0:
+            read(count - per_window, count)
+    if count % per_window or not windows:
+        read(max(0, count - per_window), count)
     return windows
 
 
