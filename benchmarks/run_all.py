@@ -2,6 +2,7 @@
 
 import runpy
 import sys
+import time
 from pathlib import Path
 
 here = Path(__file__).resolve().parent
@@ -16,4 +17,10 @@ SCRIPTS = (
 for script in SCRIPTS:
     print(f"== {script}", flush=True)
     sys.argv = [script]
-    runpy.run_path(str(here / script), run_name="__main__")
+    started = time.perf_counter()
+    try:
+        runpy.run_path(str(here / script), run_name="__main__")
+    except SystemExit as done:  # a script's main() ends with sys.exit(code): go on to the next one
+        if done.code not in (None, 0):
+            raise
+    print(f"== {script}: {time.perf_counter() - started:.0f} s", flush=True)
